@@ -1,0 +1,134 @@
+//! The configuration file as written: serde types, every field documented,
+//! unknown fields refused.
+//!
+//! These types are only the first stage. [`super::validate`] turns them into
+//! [`super::Config`], checking every cross-reference and resolving secrets.
+//! `docs/configuration.md` is the reference for the same fields.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::units::{Dur, Size};
+use crate::provider::ProviderKind;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Listener and process settings.
+    #[serde(default)]
+    pub server: RawServer,
+    /// Upstream providers, by name. The name is how models refer to them.
+    #[serde(default)]
+    pub providers: BTreeMap<String, RawProvider>,
+    /// Public model names and where they go.
+    #[serde(default)]
+    pub models: Vec<RawModel>,
+    /// Extra entry points under a path prefix, each with its own policy.
+    /// The default route (no prefix) always exists.
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+/// `server:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// Address of the API listener. Default `127.0.0.1:8080`.
+    pub listen: Option<Spanned<String>>,
+    /// Directory for the embedded store and spool files. Default `./sluice-data`.
+    pub data_dir: Option<String>,
+    /// Largest request body accepted; larger bodies get 413. Default `32MiB`.
+    pub max_body_size: Option<Size>,
+    /// Default timeouts for every provider that does not set its own.
+    pub timeouts: Option<RawTimeouts>,
+}
+
+/// `timeouts:` of a provider or of the server.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    /// TCP + TLS connect. Default `10s`.
+    pub connect: Option<Dur>,
+    /// From sending the request to the first streamed chunk. Default `60s`.
+    pub first_token: Option<Dur>,
+    /// Longest gap between two streamed chunks. Default `60s`.
+    pub idle: Option<Dur>,
+    /// Whole request, streaming or not. Default `600s`.
+    pub total: Option<Dur>,
+}
+
+/// `providers.<name>:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    /// The provider type: `openai`, `azure`, `deepseek`, `mistral`, `groq`,
+    /// `together`, `fireworks`, `openrouter`, `xai`, `ollama`, `vllm`,
+    /// `llamacpp`, `lmstudio` or `openai_compatible`.
+    #[serde(rename = "type")]
+    pub kind: ProviderKind,
+    /// API root, e.g. `https://api.openai.com/v1`. Defaults per type; required
+    /// for `azure` (the resource endpoint) and `openai_compatible`.
+    pub base_url: Option<Spanned<String>>,
+    /// One credential reference: `env:NAME`, `file:/path` or a literal.
+    pub api_key: Option<Spanned<String>>,
+    /// Several credentials, used in rotation. Exclusive with `api_key`.
+    pub api_keys: Option<Vec<Spanned<String>>>,
+    /// Azure only: the `api-version` query parameter. Default `2024-10-21`.
+    pub api_version: Option<String>,
+    /// Extra headers sent with every upstream request (e.g. OpenRouter's
+    /// `HTTP-Referer`). Values may be secret references.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Timeouts for this provider; unset fields fall back to `server.timeouts`.
+    pub timeouts: Option<RawTimeouts>,
+}
+
+/// One entry of `models:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    /// The public name clients send. May contain one `*` wildcard, e.g.
+    /// `openai/*` or `gpt-*`.
+    pub name: Spanned<String>,
+    /// The provider serving it (a key of `providers:`).
+    pub provider: Spanned<String>,
+    /// The upstream model name. `*` in it is replaced by what the wildcard in
+    /// `name` matched. Default: the matched part for `prefix/*` names, else
+    /// the requested name itself.
+    pub model: Option<String>,
+    /// Other public names for the same model.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// What a pinned route does when the client asks for another model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnModelMismatch {
+    /// Serve the pinned model regardless of what the client asked for.
+    #[default]
+    Override,
+    /// Refuse the request with a 400.
+    Reject,
+}
+
+/// One entry of `routes:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// Route name, used in records, metrics and policies.
+    pub name: Spanned<String>,
+    /// Path prefix, e.g. `/support`: the API is then served at
+    /// `/support/v1/chat/completions` and so on.
+    pub path: Spanned<String>,
+    /// Pin every request on this route to one public model.
+    pub model: Option<Spanned<String>>,
+    /// With `model` set: `override` (default) or `reject` a different model.
+    #[serde(default)]
+    pub on_model_mismatch: OnModelMismatch,
+    /// If set, only these public models may be used on this route.
+    pub allowed_models: Option<Vec<String>>,
+}

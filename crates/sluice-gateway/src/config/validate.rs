@@ -1,0 +1,475 @@
+//! Second stage of config loading: check every cross-reference, resolve
+//! secrets and fill defaults, turning a [`RawConfig`] into a [`Config`].
+//!
+//! Runs at start-up, in `sluice check`, and on every reload. All problems are
+//! collected, not just the first, each with its YAML path and line.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_saphyr::Spanned;
+
+use super::raw::{OnModelMismatch, RawConfig, RawProvider, RawTimeouts};
+use super::secret::{Secret, resolve};
+use super::{ConfigError, Problem};
+use crate::provider::{ProviderKind, Wire};
+
+/// Default API listener.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./sluice-data";
+/// Default request body limit: 32 MiB, because base64 images are large.
+pub const DEFAULT_MAX_BODY: u64 = 32 * 1024 * 1024;
+/// Default Azure `api-version`.
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+
+/// A validated configuration, ready to build a runtime from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from: a file path, or "embedded defaults".
+    pub source: String,
+    pub server: ServerConfig,
+    pub providers: Vec<ProviderConfig>,
+    pub models: Vec<ModelConfig>,
+    pub routes: Vec<RouteConfig>,
+}
+
+/// `server:` after validation.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub max_body_bytes: usize,
+}
+
+/// Upstream deadlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub first_token: Duration,
+    pub idle: Duration,
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(10),
+            first_token: Duration::from_secs(60),
+            idle: Duration::from_secs(60),
+            total: Duration::from_secs(600),
+        }
+    }
+}
+
+impl Timeouts {
+    fn overlay(self, raw: Option<RawTimeouts>) -> Self {
+        let Some(r) = raw else { return self };
+        Self {
+            connect: r.connect.map_or(self.connect, |d| d.0),
+            first_token: r.first_token.map_or(self.first_token, |d| d.0),
+            idle: r.idle.map_or(self.idle, |d| d.0),
+            total: r.total.map_or(self.total, |d| d.0),
+        }
+    }
+}
+
+/// One upstream provider.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    /// API root without a trailing slash.
+    pub base_url: String,
+    /// Credentials, used in rotation. Empty for keyless local servers.
+    pub keys: Vec<Secret>,
+    pub api_version: Option<String>,
+    pub headers: Vec<(String, Secret)>,
+    pub timeouts: Timeouts,
+}
+
+/// One public model entry.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// Public name or wildcard pattern.
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub provider: String,
+    /// Upstream model template (`*` is the wildcard capture).
+    pub model: Option<String>,
+}
+
+/// One route (entry point under a path prefix).
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    pub name: String,
+    /// Path prefix; empty for the default route.
+    pub prefix: String,
+    pub pinned_model: Option<String>,
+    pub on_model_mismatch: OnModelMismatch,
+    pub allowed_models: Option<Vec<String>>,
+}
+
+impl RouteConfig {
+    /// The route every request without a prefix uses.
+    pub fn default_route() -> Self {
+        Self {
+            name: "default".to_owned(),
+            prefix: String::new(),
+            pinned_model: None,
+            on_model_mismatch: OnModelMismatch::Override,
+            allowed_models: None,
+        }
+    }
+}
+
+struct Ctx<'e> {
+    problems: Vec<Problem>,
+    env: &'e dyn Fn(&str) -> Option<String>,
+}
+
+impl Ctx<'_> {
+    fn at<T>(
+        &mut self,
+        path: impl Into<String>,
+        span: Option<&Spanned<T>>,
+        msg: impl Into<String>,
+    ) {
+        self.problems.push(Problem {
+            path: path.into(),
+            line: span.map(|s| s.referenced.line()),
+            message: msg.into(),
+        });
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Validates `raw`. `env` resolves `env:` secret references.
+pub fn validate(
+    raw: RawConfig,
+    source: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let mut cx = Ctx {
+        problems: Vec::new(),
+        env,
+    };
+    let server = server(&mut cx, &raw);
+    let default_timeouts = Timeouts::default().overlay(raw.server.timeouts);
+    let providers: Vec<ProviderConfig> = raw
+        .providers
+        .iter()
+        .filter_map(|(name, p)| provider(&mut cx, name, p, default_timeouts))
+        .collect();
+    let models = models(&mut cx, &raw, &providers);
+    let routes = routes(&mut cx, &raw, &models);
+    if !cx.problems.is_empty() {
+        return Err(ConfigError {
+            origin: source.to_owned(),
+            problems: cx.problems,
+        });
+    }
+    Ok(Config {
+        source: source.to_owned(),
+        server,
+        providers,
+        models,
+        routes,
+    })
+}
+
+fn server(cx: &mut Ctx<'_>, raw: &RawConfig) -> ServerConfig {
+    let listen = match &raw.server.listen {
+        Some(s) => s.value.parse().unwrap_or_else(|_| {
+            cx.at(
+                "server.listen",
+                Some(s),
+                format!("`{}` is not an address such as 127.0.0.1:8080", s.value),
+            );
+            fallback_listen()
+        }),
+        None => fallback_listen(),
+    };
+    let max_body = raw.server.max_body_size.map_or(DEFAULT_MAX_BODY, |s| s.0);
+    if max_body < 1024 {
+        cx.at::<()>("server.max_body_size", None, "must be at least 1KiB");
+    }
+    ServerConfig {
+        listen,
+        data_dir: PathBuf::from(raw.server.data_dir.as_deref().unwrap_or(DEFAULT_DATA_DIR)),
+        max_body_bytes: usize::try_from(max_body).unwrap_or(usize::MAX),
+    }
+}
+
+fn fallback_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn provider(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    p: &RawProvider,
+    defaults: Timeouts,
+) -> Option<ProviderConfig> {
+    let path = format!("providers.{name}");
+    if !valid_name(name) {
+        cx.at::<()>(
+            &path,
+            None,
+            "provider names use lowercase letters, digits, `_` and `-` (at most 64)",
+        );
+    }
+    let base_url = match (&p.base_url, p.kind.default_base_url()) {
+        (Some(u), _) => check_url(cx, &format!("{path}.base_url"), u),
+        (None, Some(d)) => d.to_owned(),
+        (None, None) => {
+            cx.at::<()>(
+                format!("{path}.base_url"),
+                None,
+                format!("provider type `{}` needs a base_url", p.kind.as_str()),
+            );
+            String::new()
+        }
+    };
+    let refs: Vec<&Spanned<String>> = match (&p.api_key, &p.api_keys) {
+        (Some(_), Some(_)) => {
+            cx.at::<()>(&path, None, "set either `api_key` or `api_keys`, not both");
+            Vec::new()
+        }
+        (Some(k), None) => vec![k],
+        (None, Some(ks)) => ks.iter().collect(),
+        (None, None) => Vec::new(),
+    };
+    let mut keys = Vec::with_capacity(refs.len());
+    for (i, r) in refs.iter().enumerate() {
+        let field = if p.api_key.is_some() {
+            format!("{path}.api_key")
+        } else {
+            format!("{path}.api_keys[{i}]")
+        };
+        match resolve(&r.value, cx.env) {
+            Ok(s) => keys.push(s),
+            Err(e) => cx.at(field, Some(*r), e),
+        }
+    }
+    if keys.is_empty() && refs.is_empty() && p.kind.needs_key() {
+        let hint = p.kind.key_env().unwrap_or("YOUR_KEY");
+        cx.at::<()>(
+            format!("{path}.api_key"),
+            None,
+            format!(
+                "provider type `{}` needs a key; add `api_key: env:{hint}`",
+                p.kind.as_str()
+            ),
+        );
+    }
+    if p.api_version.is_some() && p.kind.wire() != Wire::Azure {
+        cx.at::<()>(
+            format!("{path}.api_version"),
+            None,
+            "`api_version` applies only to type `azure`",
+        );
+    }
+    let mut headers = Vec::with_capacity(p.headers.len());
+    for (h, v) in &p.headers {
+        if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+            cx.at::<()>(
+                format!("{path}.headers.{h}"),
+                None,
+                "not a valid header name",
+            );
+            continue;
+        }
+        match resolve(v, cx.env) {
+            Ok(s) if http::HeaderValue::from_str(s.expose()).is_ok() => {
+                headers.push((h.to_ascii_lowercase(), s));
+            }
+            Ok(_) => cx.at::<()>(
+                format!("{path}.headers.{h}"),
+                None,
+                "not a valid header value",
+            ),
+            Err(e) => cx.at::<()>(format!("{path}.headers.{h}"), None, e),
+        }
+    }
+    let api_version = match p.kind.wire() {
+        Wire::Azure => Some(
+            p.api_version
+                .clone()
+                .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned()),
+        ),
+        Wire::OpenAi => None,
+    };
+    Some(ProviderConfig {
+        name: name.to_owned(),
+        kind: p.kind,
+        base_url,
+        keys,
+        api_version,
+        headers,
+        timeouts: defaults.overlay(p.timeouts),
+    })
+}
+
+fn check_url(cx: &mut Ctx<'_>, path: &str, u: &Spanned<String>) -> String {
+    match reqwest::Url::parse(&u.value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            u.value.trim_end_matches('/').to_owned()
+        }
+        _ => {
+            cx.at(
+                path,
+                Some(u),
+                format!("`{}` is not an http(s) URL", u.value),
+            );
+            String::new()
+        }
+    }
+}
+
+fn models(cx: &mut Ctx<'_>, raw: &RawConfig, providers: &[ProviderConfig]) -> Vec<ModelConfig> {
+    let known: HashSet<&str> = raw.providers.keys().map(String::as_str).collect();
+    let mut names: HashSet<String> = HashSet::new();
+    let mut out = Vec::with_capacity(raw.models.len());
+    for (i, m) in raw.models.iter().enumerate() {
+        let path = format!("models[{i}]");
+        let name = m.name.value.trim();
+        if name.is_empty() {
+            cx.at(format!("{path}.name"), Some(&m.name), "must not be empty");
+        }
+        if name.matches('*').count() > 1 {
+            cx.at(
+                format!("{path}.name"),
+                Some(&m.name),
+                "at most one `*` wildcard is allowed",
+            );
+        }
+        for n in std::iter::once(name).chain(m.aliases.iter().map(String::as_str)) {
+            if !names.insert(n.to_owned()) {
+                cx.at(
+                    format!("{path}.name"),
+                    Some(&m.name),
+                    format!("the public name `{n}` is defined twice"),
+                );
+            }
+        }
+        if m.aliases.iter().any(|a| a.contains('*')) {
+            cx.at(
+                format!("{path}.aliases"),
+                Some(&m.name),
+                "aliases cannot contain `*`",
+            );
+        }
+        if !known.contains(m.provider.value.as_str()) {
+            let mut avail: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
+            avail.sort_unstable();
+            cx.at(
+                format!("{path}.provider"),
+                Some(&m.provider),
+                format!(
+                    "unknown provider `{}`; configured providers: [{}]",
+                    m.provider.value,
+                    avail.join(", ")
+                ),
+            );
+        }
+        out.push(ModelConfig {
+            name: name.to_owned(),
+            aliases: m.aliases.clone(),
+            provider: m.provider.value.clone(),
+            model: m.model.clone(),
+        });
+    }
+    out
+}
+
+fn routes(cx: &mut Ctx<'_>, raw: &RawConfig, models: &[ModelConfig]) -> Vec<RouteConfig> {
+    const RESERVED: &[&str] = &["/v1", "/healthz", "/readyz", "/metrics"];
+    let mut out = vec![RouteConfig::default_route()];
+    let mut names: HashSet<String> = HashSet::from(["default".to_owned()]);
+    let mut prefixes: HashSet<String> = HashSet::new();
+    let served = |name: &str| {
+        models.iter().any(|m| {
+            m.aliases.iter().any(|a| a == name) || crate::routing::pattern_matches(&m.name, name)
+        })
+    };
+    for (i, r) in raw.routes.iter().enumerate() {
+        let path = format!("routes[{i}]");
+        if !valid_name(&r.name.value) {
+            cx.at(
+                format!("{path}.name"),
+                Some(&r.name),
+                "route names use lowercase letters, digits, `_` and `-`",
+            );
+        }
+        if !names.insert(r.name.value.clone()) {
+            cx.at(
+                format!("{path}.name"),
+                Some(&r.name),
+                format!("route `{}` is defined twice", r.name.value),
+            );
+        }
+        let prefix = r.path.value.trim_end_matches('/').to_owned();
+        let well_formed = prefix.starts_with('/')
+            && prefix.len() > 1
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+        if !well_formed {
+            cx.at(
+                format!("{path}.path"),
+                Some(&r.path),
+                "must look like `/team-a` (letters, digits, `-_./`)",
+            );
+        } else if RESERVED
+            .iter()
+            .any(|p| prefix == *p || prefix.starts_with(&format!("{p}/")))
+        {
+            cx.at(
+                format!("{path}.path"),
+                Some(&r.path),
+                format!("`{prefix}` is reserved"),
+            );
+        } else if !prefixes.insert(prefix.clone()) {
+            cx.at(
+                format!("{path}.path"),
+                Some(&r.path),
+                format!("path `{prefix}` is used twice"),
+            );
+        }
+        if let Some(m) = &r.model
+            && !served(&m.value)
+        {
+            cx.at(
+                format!("{path}.model"),
+                Some(m),
+                format!("no entry in `models` serves `{}`", m.value),
+            );
+        }
+        for (j, a) in r.allowed_models.iter().flatten().enumerate() {
+            if !served(a) {
+                cx.at::<()>(
+                    format!("{path}.allowed_models[{j}]"),
+                    None,
+                    format!("no entry in `models` serves `{a}`"),
+                );
+            }
+        }
+        out.push(RouteConfig {
+            name: r.name.value.clone(),
+            prefix,
+            pinned_model: r.model.as_ref().map(|m| m.value.clone()),
+            on_model_mismatch: r.on_model_mismatch,
+            allowed_models: r.allowed_models.clone(),
+        });
+    }
+    out
+}

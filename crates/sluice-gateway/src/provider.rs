@@ -1,0 +1,150 @@
+//! Upstream providers: one trait, one module per wire format.
+//!
+//! A provider turns a chat or embeddings request, already in Sluice's
+//! canonical OpenAI form, into one HTTP call to its upstream and turns the
+//! answer back into the canonical form. The translation itself is pure and
+//! lives in `sluice-protocol`; the modules here only do HTTP around it.
+//!
+//! Deadlines, retries and fallbacks are not the provider's business: the
+//! executor (`crate::exec`) wraps every call. Providers must not retry.
+//!
+//! [`build`] is the one place that matches on the wire format.
+
+mod http;
+mod keys;
+mod kind;
+mod openai;
+
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use sluice_protocol::openai::chat::ChatRequest;
+use sluice_protocol::openai::request::{ParsedRequest, RequestHead};
+use sluice_protocol::{Error, Usage};
+
+pub use kind::{ProviderKind, Wire};
+
+use crate::config::ProviderConfig;
+
+/// A chat request as the client sent it, in OpenAI form.
+///
+/// Holds the original bytes with the few fields routing needs; the fully
+/// typed form is parsed lazily, only by adapters that translate.
+#[derive(Debug)]
+pub struct ChatInput {
+    parsed: ParsedRequest,
+    typed: OnceLock<Result<ChatRequest, Error>>,
+}
+
+impl ChatInput {
+    /// Wraps a parsed request.
+    pub fn new(parsed: ParsedRequest) -> Self {
+        Self {
+            parsed,
+            typed: OnceLock::new(),
+        }
+    }
+
+    /// Model, stream flag and usage option.
+    pub fn head(&self) -> &RequestHead {
+        &self.parsed.head
+    }
+
+    /// The original body and its top-level fields.
+    pub fn raw(&self) -> &ParsedRequest {
+        &self.parsed
+    }
+
+    /// The fully typed request, parsed on first use.
+    pub fn typed(&self) -> Result<&ChatRequest, Error> {
+        self.typed
+            .get_or_init(|| {
+                serde_json::from_slice(self.parsed.object.body())
+                    .map_err(|e| Error::invalid(format!("invalid chat completions request: {e}")))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+/// An embeddings request as the client sent it.
+#[derive(Debug)]
+pub struct EmbedInput {
+    pub parsed: ParsedRequest,
+}
+
+/// One chat call against one target.
+#[derive(Debug, Clone, Copy)]
+pub struct ChatCall<'a> {
+    pub input: &'a ChatInput,
+    /// The model name to send upstream.
+    pub upstream_model: &'a str,
+}
+
+/// A complete (non-streamed) answer, already in OpenAI JSON form.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub body: Bytes,
+    pub usage: Option<Usage>,
+    /// The model the upstream says answered.
+    pub model: Option<String>,
+}
+
+/// One chunk of a streamed answer, in OpenAI `chat.completion.chunk` form.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    /// The chunk's JSON.
+    pub data: Bytes,
+    /// Usage, on the chunk that carries it.
+    pub usage: Option<Usage>,
+    /// A chunk with no choices that exists only to carry usage.
+    pub usage_only: bool,
+}
+
+/// A stream of chunks. It ends (`None`) only after the upstream finished
+/// normally; a broken upstream yields one `Err` and then ends.
+pub type ChunkStream = BoxStream<'static, Result<Chunk, Error>>;
+
+/// What a chat call produced.
+pub enum ChatReply {
+    Complete(Completion),
+    Stream(ChunkStream),
+}
+
+impl std::fmt::Debug for ChatReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Complete(c) => f.debug_tuple("Complete").field(c).finish(),
+            Self::Stream(_) => f.write_str("Stream(..)"),
+        }
+    }
+}
+
+/// An upstream LLM provider.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// The configured name (`providers.<name>`).
+    fn name(&self) -> &str;
+
+    /// The provider type.
+    fn kind(&self) -> ProviderKind;
+
+    /// Sends a chat request; streams when the input asks for it.
+    async fn chat(&self, call: ChatCall<'_>) -> Result<ChatReply, Error>;
+
+    /// Sends an embeddings request.
+    async fn embeddings(
+        &self,
+        input: &EmbedInput,
+        upstream_model: &str,
+    ) -> Result<Completion, Error>;
+}
+
+/// Builds the client for one configured provider.
+pub fn build(cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, Error> {
+    Ok(match cfg.kind.wire() {
+        Wire::OpenAi | Wire::Azure => Arc::new(openai::OpenAiProvider::new(cfg)?),
+    })
+}

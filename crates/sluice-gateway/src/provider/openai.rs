@@ -1,0 +1,326 @@
+//! The OpenAI wire family: OpenAI, Azure OpenAI, DeepSeek, Mistral, Groq,
+//! Together, Fireworks, OpenRouter, xAI and local servers (Ollama, vLLM,
+//! llama.cpp, LM Studio).
+//!
+//! No translation happens here: the client's bytes go upstream with at most
+//! `model` and `stream_options` patched, and the upstream's bytes come back
+//! untouched. Azure differs only in its URL (deployment path and
+//! `api-version`) and its `api-key` header.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use serde::Deserialize;
+use sluice_protocol::openai::chat::WireUsage;
+use sluice_protocol::openai::embeddings::EmbeddingsUsage;
+use sluice_protocol::openai::error as wire_error;
+use sluice_protocol::openai::stream::{ChunkKind, inspect};
+use sluice_protocol::{Error, ErrorKind, Usage};
+
+use super::http::{self, MAX_RESPONSE_BYTES};
+use super::keys::KeyRing;
+use super::{
+    ChatCall, ChatReply, Chunk, ChunkStream, Completion, EmbedInput, Provider, ProviderKind,
+};
+use crate::config::ProviderConfig;
+
+/// How Azure addresses models.
+#[derive(Debug)]
+enum Azure {
+    /// `{base}/openai/deployments/{deployment}/{op}?api-version=...`
+    Deployments { api_version: String },
+    /// The v1 API: `{base}/openai/v1/{op}`, model in the body.
+    V1,
+}
+
+/// A provider speaking the OpenAI wire format.
+#[derive(Debug)]
+pub struct OpenAiProvider {
+    name: String,
+    kind: ProviderKind,
+    client: reqwest::Client,
+    base_url: String,
+    keys: KeyRing,
+    headers: HeaderMap,
+    azure: Option<Azure>,
+}
+
+impl OpenAiProvider {
+    /// Builds the client from its config.
+    pub fn new(cfg: &ProviderConfig) -> Result<Self, Error> {
+        let mut headers = HeaderMap::new();
+        for (k, v) in &cfg.headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| Error::internal(format!("invalid header name `{k}`")))?;
+            let mut value = HeaderValue::from_str(v.expose())
+                .map_err(|_| Error::internal(format!("invalid value for header `{k}`")))?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        let azure = (cfg.kind == ProviderKind::Azure).then(|| {
+            let v = cfg.api_version.clone().unwrap_or_default();
+            if v == "v1" || cfg.base_url.ends_with("/openai/v1") {
+                Azure::V1
+            } else {
+                Azure::Deployments { api_version: v }
+            }
+        });
+        let base_url = match azure {
+            Some(Azure::V1) if !cfg.base_url.ends_with("/openai/v1") => {
+                format!("{}/openai/v1", cfg.base_url)
+            }
+            _ => cfg.base_url.clone(),
+        };
+        Ok(Self {
+            name: cfg.name.clone(),
+            kind: cfg.kind,
+            client: http::client(&cfg.timeouts)?,
+            base_url,
+            keys: KeyRing::new(cfg.keys.clone()),
+            headers,
+            azure,
+        })
+    }
+
+    fn url(&self, op: &str, model: &str) -> Result<String, Error> {
+        match &self.azure {
+            Some(Azure::Deployments { api_version }) => {
+                if model.is_empty()
+                    || !model
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                {
+                    return Err(Error::invalid(format!(
+                        "`{model}` is not a valid Azure deployment name"
+                    ))
+                    .with_param("model"));
+                }
+                Ok(format!(
+                    "{}/openai/deployments/{model}/{op}?api-version={api_version}",
+                    self.base_url
+                ))
+            }
+            Some(Azure::V1) | None => Ok(format!("{}/{op}", self.base_url)),
+        }
+    }
+
+    fn post(&self, url: String, body: Bytes) -> reqwest::RequestBuilder {
+        let mut rb = self
+            .client
+            .post(url)
+            .headers(self.headers.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(key) = self.keys.pick() {
+            let (name, value) = match self.azure {
+                Some(_) => (HeaderName::from_static("api-key"), key.expose().to_owned()),
+                None => (AUTHORIZATION, format!("Bearer {}", key.expose())),
+            };
+            if let Ok(mut v) = HeaderValue::from_str(&value) {
+                v.set_sensitive(true);
+                rb = rb.header(name, v);
+            }
+        }
+        rb
+    }
+
+    /// Whether the upstream accepts `stream_options.include_usage`.
+    fn supports_stream_usage(&self) -> bool {
+        !matches!(self.kind, ProviderKind::Mistral)
+    }
+}
+
+#[async_trait]
+impl Provider for OpenAiProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> ProviderKind {
+        self.kind
+    }
+
+    async fn chat(&self, call: ChatCall<'_>) -> Result<ChatReply, Error> {
+        let raw = call.input.raw();
+        let stream = raw.head.stream;
+        let body = raw
+            .upstream_body(call.upstream_model, self.supports_stream_usage())
+            .map_or_else(|| raw.object.body().clone(), Bytes::from);
+        let url = self.url("chat/completions", call.upstream_model)?;
+        let resp = http::send(self.post(url, body), &self.name).await?;
+        if !resp.status().is_success() {
+            return Err(http::error_response(resp, &self.name, wire_error::from_response).await);
+        }
+        if stream {
+            let is_sse = resp
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/event-stream"));
+            if !is_sse {
+                return Err(not_a_stream(resp, &self.name).await);
+            }
+            return Ok(ChatReply::Stream(chunk_stream(resp, self.name.clone())));
+        }
+        let body = http::read_body(resp, MAX_RESPONSE_BYTES, &self.name).await?;
+        let peek: CompletionPeek = serde_json::from_slice(&body).map_err(|e| {
+            Error::new(
+                ErrorKind::UpstreamProtocol,
+                format!("upstream `{}` sent invalid JSON: {e}", self.name),
+            )
+            .with_provider(&self.name)
+        })?;
+        if let Some(err) = peek.error.filter(|v| !v.is_null()) {
+            let parts = wire_error::parts_from_value(&err);
+            return Err(wire_error::from_parts(500, parts).with_provider(&self.name));
+        }
+        Ok(ChatReply::Complete(Completion {
+            usage: peek.usage.map(Usage::from),
+            model: peek.model,
+            body,
+        }))
+    }
+
+    async fn embeddings(
+        &self,
+        input: &EmbedInput,
+        upstream_model: &str,
+    ) -> Result<Completion, Error> {
+        let raw = &input.parsed;
+        let body = raw
+            .upstream_body(upstream_model, false)
+            .map_or_else(|| raw.object.body().clone(), Bytes::from);
+        let url = self.url("embeddings", upstream_model)?;
+        let resp = http::send(self.post(url, body), &self.name).await?;
+        if !resp.status().is_success() {
+            return Err(http::error_response(resp, &self.name, wire_error::from_response).await);
+        }
+        let body = http::read_body(resp, MAX_RESPONSE_BYTES, &self.name).await?;
+        let peek: EmbeddingsPeek = serde_json::from_slice(&body).map_err(|e| {
+            Error::new(
+                ErrorKind::UpstreamProtocol,
+                format!("upstream `{}` sent invalid JSON: {e}", self.name),
+            )
+            .with_provider(&self.name)
+        })?;
+        Ok(Completion {
+            usage: peek.usage.map(|u| Usage {
+                prompt_tokens: u.prompt_tokens,
+                ..Usage::default()
+            }),
+            model: peek.model,
+            body,
+        })
+    }
+}
+
+/// The error for a streaming request answered with something other than an
+/// event stream: the upstream's error if the body is one, else a protocol error.
+async fn not_a_stream(resp: reqwest::Response, provider: &str) -> Error {
+    let status = resp.status().as_u16();
+    let body = match http::read_body(resp, MAX_RESPONSE_BYTES, provider).await {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    let is_error = serde_json::from_slice::<ErrorPeek>(&body).is_ok_and(|e| e.error.is_some());
+    let err = if is_error {
+        wire_error::from_parts(status.max(500), wire_error::parts_from_body(&body))
+    } else {
+        Error::new(
+            ErrorKind::UpstreamProtocol,
+            format!("upstream `{provider}` did not answer with an event stream"),
+        )
+    };
+    err.with_provider(provider)
+}
+
+#[derive(Deserialize)]
+struct ErrorPeek {
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct CompletionPeek {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsPeek {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    usage: Option<EmbeddingsUsage>,
+}
+
+/// Turns an OpenAI SSE body into chunks, passing each payload through.
+///
+/// The stream ends cleanly only at `[DONE]`. Servers that close the
+/// connection after a chunk with a `finish_reason` but no `[DONE]` are
+/// accepted; any other early close is a [`ErrorKind::StreamInterrupted`].
+fn chunk_stream(resp: reqwest::Response, provider: String) -> ChunkStream {
+    struct St<S> {
+        events: S,
+        provider: String,
+        finished: bool,
+        over: bool,
+    }
+    let st = St {
+        events: Box::pin(http::sse_events(resp, provider.clone())),
+        provider,
+        finished: false,
+        over: false,
+    };
+    futures_util::stream::unfold(st, |mut st| async move {
+        if st.over {
+            return None;
+        }
+        let item = match st.events.next().await {
+            Some(Ok(ev)) => ev,
+            Some(Err(e)) => {
+                st.over = true;
+                return Some((Err(e.with_provider(&st.provider)), st));
+            }
+            None if st.finished => return None,
+            None => {
+                st.over = true;
+                let e = Error::new(
+                    ErrorKind::StreamInterrupted,
+                    format!(
+                        "upstream `{}` closed the stream before it finished",
+                        st.provider
+                    ),
+                )
+                .with_provider(&st.provider);
+                return Some((Err(e), st));
+            }
+        };
+        match inspect(&item.data) {
+            Ok(ChunkKind::Done) => None,
+            Ok(ChunkKind::Chunk {
+                usage,
+                usage_only,
+                finished,
+            }) => {
+                st.finished |= finished;
+                let chunk = Chunk {
+                    data: item.data,
+                    usage: usage.map(Usage::from),
+                    usage_only,
+                };
+                Some((Ok(chunk), st))
+            }
+            Ok(ChunkKind::Error(e)) | Err(e) => {
+                st.over = true;
+                Some((Err(e.with_provider(&st.provider)), st))
+            }
+        }
+    })
+    .boxed()
+}

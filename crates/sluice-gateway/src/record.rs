@@ -1,0 +1,132 @@
+//! The record of one request, built while it runs and emitted exactly once.
+//!
+//! The outermost layer creates a [`RecordHandle`] for every request the
+//! listener accepts and puts it in the request's extensions. Handlers and
+//! services fill it in; a streaming response body keeps a clone until the
+//! stream ends. When the last clone is dropped the record is finished and
+//! handed to the ledger. A request whose outcome was never set (the client
+//! went away first) is recorded as `client_cancelled`. Because emission
+//! happens on drop, no path can forget it, and none can emit it twice.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use sluice_protocol::{Error, Usage};
+use sluice_store::{Attempt, Outcome, RequestRecord};
+
+use crate::ledger::Ledger;
+
+/// Shared, cheap handle on the record of one request.
+#[derive(Clone)]
+pub struct RecordHandle(Arc<Cell>);
+
+struct Cell {
+    id: Arc<str>,
+    start: Instant,
+    draft: Mutex<Draft>,
+    ledger: Ledger,
+}
+
+struct Draft {
+    record: RequestRecord,
+    finished: bool,
+}
+
+impl RecordHandle {
+    /// A new record for a request that just arrived.
+    pub fn start(ledger: Ledger, method: &str, path: &str) -> Self {
+        let id: Arc<str> = uuid::Uuid::now_v7().to_string().into();
+        let started_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let record = RequestRecord::new(id.to_string(), started_at_ms, method, path);
+        Self(Arc::new(Cell {
+            id,
+            start: Instant::now(),
+            draft: Mutex::new(Draft {
+                record,
+                finished: false,
+            }),
+            ledger,
+        }))
+    }
+
+    /// The request id (UUIDv7).
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// When the request arrived.
+    pub fn started(&self) -> Instant {
+        self.0.start
+    }
+
+    /// Time since the request arrived.
+    pub fn elapsed(&self) -> Duration {
+        self.0.start.elapsed()
+    }
+
+    /// Edits the record. Keep the closure short: it holds a lock.
+    pub fn update(&self, f: impl FnOnce(&mut RequestRecord)) {
+        f(&mut self.0.draft.lock().record);
+    }
+
+    /// Adds one upstream attempt.
+    pub fn push_attempt(&self, attempt: Attempt) {
+        self.update(|r| r.attempts.push(attempt));
+    }
+
+    /// Sets usage (replacing any earlier value).
+    pub fn set_usage(&self, usage: Usage) {
+        self.update(|r| r.usage = Some(usage));
+    }
+
+    /// Whether the outcome has been decided.
+    pub fn is_finished(&self) -> bool {
+        self.0.draft.lock().finished
+    }
+
+    /// Marks the request as successfully completed.
+    pub fn finish_ok(&self) {
+        self.finish(Outcome::Ok, None);
+    }
+
+    /// Marks the request as failed with `err`; `after_first_byte` when part
+    /// of a stream had already reached the client.
+    pub fn finish_err(&self, err: &Error, after_first_byte: bool) {
+        self.finish(Outcome::from_error(err.kind(), after_first_byte), Some(err));
+    }
+
+    fn finish(&self, outcome: Outcome, err: Option<&Error>) {
+        let latency = self.elapsed();
+        let mut d = self.0.draft.lock();
+        if d.finished {
+            return;
+        }
+        d.finished = true;
+        d.record.outcome = outcome;
+        d.record.latency_ms = ms(latency);
+        if let Some(e) = err {
+            d.record.error = Some(e.kind().as_str().to_owned());
+            d.record.error_message = Some(e.message().to_owned());
+        }
+    }
+}
+
+/// Milliseconds as a float, for records.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl Drop for Cell {
+    fn drop(&mut self) {
+        let d = self.draft.get_mut();
+        if !d.finished {
+            d.record.outcome = Outcome::ClientCancelled;
+            d.record.latency_ms = ms(self.start.elapsed());
+        }
+        let record = std::mem::replace(&mut d.record, RequestRecord::new(String::new(), 0, "", ""));
+        self.ledger.submit(record);
+    }
+}

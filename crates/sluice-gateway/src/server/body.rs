@@ -1,0 +1,35 @@
+//! Reading a request body under the configured size limit.
+//!
+//! A declared `Content-Length` over the limit is refused before a byte is
+//! read; a chunked body is counted as it arrives and refused as soon as it
+//! crosses the limit, so an oversized body is never buffered whole.
+
+use axum::body::Body;
+use bytes::Bytes;
+use http_body::Body as _;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use sluice_protocol::{Error, ErrorKind};
+
+/// Reads `body`, at most `limit` bytes.
+pub async fn read(body: Body, limit: usize) -> Result<Bytes, Error> {
+    if body.size_hint().lower() > limit as u64 {
+        return Err(too_large(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(limit)),
+        Err(e) => Err(Error::invalid(format!(
+            "could not read the request body: {e}"
+        ))),
+    }
+}
+
+fn too_large(limit: usize) -> Error {
+    Error::new(
+        ErrorKind::PayloadTooLarge,
+        format!(
+            "The request body is larger than this gateway's limit of {limit} bytes \
+             (server.max_body_size)."
+        ),
+    )
+}

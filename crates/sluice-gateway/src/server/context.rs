@@ -1,0 +1,141 @@
+//! The outermost layer: request id, config snapshot and request record.
+//!
+//! Runs first on every API request. Writes the [`RequestCtx`] extension,
+//! which every handler reads; adds `x-sluice-request-id` to every response.
+//! Responses with a fixed-size body that no handler finished (axum's own
+//! rejections, the 404 fallback) are finished here from their status; a
+//! streaming body finishes its record itself when the stream ends.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use http::{HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
+use sluice_protocol::{Error, ErrorKind};
+use tower::{Layer, Service};
+
+use super::REQUEST_ID_HEADER;
+use crate::record::RecordHandle;
+use crate::state::{Gateway, Runtime};
+
+/// What every handler gets: the config snapshot and the record.
+#[derive(Clone)]
+pub struct RequestCtx {
+    pub rt: Arc<Runtime>,
+    pub record: RecordHandle,
+}
+
+/// Layer creating the [`RequestCtx`] of each request.
+#[derive(Clone)]
+pub struct RecordLayer {
+    gw: Arc<Gateway>,
+}
+
+impl RecordLayer {
+    /// A layer over `gw`.
+    pub fn new(gw: Arc<Gateway>) -> Self {
+        Self { gw }
+    }
+}
+
+impl<S> Layer<S> for RecordLayer {
+    type Service = RecordService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RecordService {
+            inner,
+            gw: self.gw.clone(),
+        }
+    }
+}
+
+/// See [`RecordLayer`].
+#[derive(Clone)]
+pub struct RecordService<S> {
+    inner: S,
+    gw: Arc<Gateway>,
+}
+
+impl<S, B> Service<Request<Body>> for RecordService<S>
+where
+    S: Service<Request<Body>, Response = Response<B>, Error = Infallible>,
+    B: http_body::Body,
+{
+    type Response = Response<B>;
+    type Error = Infallible;
+    type Future = RecordFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let record = RecordHandle::start(
+            self.gw.ledger().clone(),
+            req.method().as_str(),
+            req.uri().path(),
+        );
+        req.extensions_mut().insert(RequestCtx {
+            rt: self.gw.snapshot(),
+            record: record.clone(),
+        });
+        RecordFuture {
+            inner: self.inner.call(req),
+            record: Some(record),
+        }
+    }
+}
+
+pin_project! {
+    /// Future of [`RecordService`].
+    pub struct RecordFuture<F> {
+        #[pin]
+        inner: F,
+        record: Option<RecordHandle>,
+    }
+}
+
+impl<F, B> Future for RecordFuture<F>
+where
+    F: Future<Output = Result<Response<B>, Infallible>>,
+    B: http_body::Body,
+{
+    type Output = Result<Response<B>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut resp) = std::task::ready!(this.inner.poll(cx));
+        if let Some(record) = this.record.take() {
+            if let Ok(v) = HeaderValue::from_str(record.id()) {
+                resp.headers_mut().insert(REQUEST_ID_HEADER, v);
+            }
+            let status = resp.status().as_u16();
+            record.update(|r| r.status = status);
+            if !record.is_finished() && resp.body().size_hint().exact().is_some() {
+                if status < 400 {
+                    record.finish_ok();
+                } else {
+                    record.finish_err(&Error::new(kind_for_status(status), "rejected"), false);
+                }
+            }
+        }
+        Poll::Ready(Ok(resp))
+    }
+}
+
+fn kind_for_status(status: u16) -> ErrorKind {
+    match status {
+        401 => ErrorKind::Unauthorized,
+        403 => ErrorKind::Forbidden,
+        404 => ErrorKind::NotFound,
+        405 => ErrorKind::MethodNotAllowed,
+        413 => ErrorKind::PayloadTooLarge,
+        429 => ErrorKind::RateLimited,
+        503 => ErrorKind::Overloaded,
+        400..=499 => ErrorKind::InvalidRequest,
+        _ => ErrorKind::Internal,
+    }
+}

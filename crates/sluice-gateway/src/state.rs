@@ -1,0 +1,110 @@
+//! Process-wide state and the per-config runtime.
+//!
+//! A [`Runtime`] is everything built from one validated [`Config`]: the
+//! provider clients and the model table. The [`Gateway`] holds the current
+//! runtime in an `ArcSwap`; each request loads it once, at the outermost
+//! layer, and uses that one snapshot to the end, so a reload never changes
+//! the rules under a request in flight.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use sluice_protocol::Error;
+
+use crate::config::{Config, RouteConfig};
+use crate::ledger::Ledger;
+use crate::provider::{self, Provider};
+use crate::routing::ModelTable;
+
+/// Everything built from one config.
+pub struct Runtime {
+    pub config: Arc<Config>,
+    pub providers: HashMap<String, Arc<dyn Provider>>,
+    pub models: ModelTable,
+    /// Increases by one with every successful reload.
+    pub generation: u64,
+}
+
+impl Runtime {
+    /// Builds provider clients and tables. Fails only if a client cannot be
+    /// built (the config itself is already validated).
+    pub fn build(config: Config, generation: u64) -> Result<Self, Error> {
+        let mut providers = HashMap::with_capacity(config.providers.len());
+        for p in &config.providers {
+            providers.insert(p.name.clone(), provider::build(p)?);
+        }
+        let models = ModelTable::build(&config, &providers);
+        Ok(Self {
+            config: Arc::new(config),
+            providers,
+            models,
+            generation,
+        })
+    }
+
+    /// The route whose prefix `path` starts with, and the rest of the path.
+    pub fn route_for_path<'p>(&self, path: &'p str) -> Option<(&RouteConfig, &'p str)> {
+        self.config.routes.iter().find_map(|r| {
+            if r.prefix.is_empty() {
+                return None;
+            }
+            let rest = path.strip_prefix(r.prefix.as_str())?;
+            rest.starts_with('/').then_some((r, rest))
+        })
+    }
+
+    /// The default route (no prefix).
+    pub fn default_route(&self) -> &RouteConfig {
+        self.config
+            .routes
+            .iter()
+            .find(|r| r.prefix.is_empty())
+            .unwrap_or_else(|| default_route())
+    }
+}
+
+fn default_route() -> &'static RouteConfig {
+    static DEFAULT: std::sync::OnceLock<RouteConfig> = std::sync::OnceLock::new();
+    DEFAULT.get_or_init(RouteConfig::default_route)
+}
+
+/// Process-wide state shared by every request.
+pub struct Gateway {
+    runtime: ArcSwap<Runtime>,
+    generation: AtomicU64,
+    ledger: Ledger,
+}
+
+impl Gateway {
+    /// A gateway serving `config`.
+    pub fn new(config: Config, ledger: Ledger) -> Result<Arc<Self>, Error> {
+        let rt = Runtime::build(config, 1)?;
+        Ok(Arc::new(Self {
+            runtime: ArcSwap::from_pointee(rt),
+            generation: AtomicU64::new(1),
+            ledger,
+        }))
+    }
+
+    /// The current runtime. Load once per request.
+    pub fn snapshot(&self) -> Arc<Runtime> {
+        self.runtime.load_full()
+    }
+
+    /// The ledger records go to.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Swaps in a new, already validated config. Requests in flight keep
+    /// their snapshot. Returns the new generation.
+    pub fn reload(&self, config: Config) -> Result<u64, Error> {
+        let generation = self.generation.load(Ordering::Acquire) + 1;
+        let rt = Runtime::build(config, generation)?;
+        self.runtime.store(Arc::new(rt));
+        self.generation.store(generation, Ordering::Release);
+        Ok(generation)
+    }
+}

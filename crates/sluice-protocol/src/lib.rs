@@ -1,0 +1,24 @@
+//! Wire types and pure translation between LLM API dialects.
+//!
+//! This crate sits at the bottom of the workspace: it does no I/O and knows
+//! nothing about tokio, HTTP clients or configuration. Everything here is a
+//! function from bytes or values to bytes or values, so it can be tested from
+//! fixtures and fuzzed.
+//!
+//! - [`error`]: the one error type of the gateway, classified by kind and
+//!   rendered in the client's dialect.
+//! - [`sse`]: a byte-level Server-Sent Events decoder with size limits.
+//! - [`json`]: reading only the fields the gateway needs from a JSON object
+//!   and re-emitting the original bytes with small patches.
+//! - [`openai`]: the OpenAI wire format, which is also Sluice's canonical
+//!   internal form for chat, streaming chunks and embeddings.
+//! - [`usage`]: token usage with its provenance.
+
+pub mod error;
+pub mod json;
+pub mod openai;
+pub mod sse;
+pub mod usage;
+
+pub use error::{Error, ErrorKind};
+pub use usage::{Usage, UsageSource};

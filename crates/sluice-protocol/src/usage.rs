@@ -1,0 +1,48 @@
+//! Token usage in one provider-neutral shape, with its provenance.
+//!
+//! Providers report usage in different shapes; each adapter converts its own
+//! into [`Usage`]. An explicit zero reported by a provider stays zero: only a
+//! response with no usage at all is estimated, and then `source` says so.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a usage figure came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageSource {
+    /// Reported by the provider in its response.
+    #[default]
+    Provider,
+    /// Counted by the gateway with a tokenizer because the provider reported none.
+    Estimated,
+    /// Served from the gateway's cache; no provider tokens were spent.
+    Cache,
+}
+
+/// Token counts for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Input tokens, including cached ones.
+    pub prompt_tokens: u64,
+    /// Output tokens, including reasoning ones.
+    pub completion_tokens: u64,
+    /// Input tokens read from the provider's prompt cache.
+    #[serde(default)]
+    pub cached_read_tokens: u64,
+    /// Input tokens written to the provider's prompt cache.
+    #[serde(default)]
+    pub cached_write_tokens: u64,
+    /// Output tokens spent on reasoning.
+    #[serde(default)]
+    pub reasoning_tokens: u64,
+    /// Provenance of these counts.
+    #[serde(default)]
+    pub source: UsageSource,
+}
+
+impl Usage {
+    /// Prompt plus completion tokens.
+    pub fn total_tokens(&self) -> u64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}

@@ -1,0 +1,15 @@
+//! Storage for Sluice, behind narrow traits.
+//!
+//! - [`record`]: the request record, one per request accepted by the listener.
+//! - [`sink`]: where records go ([`sink::RecordSink`]); the gateway's ledger
+//!   writes batches to a sink from a background task, never from the request
+//!   path.
+//!
+//! The embedded SQLite store and the Postgres and Redis backends hang off the
+//! same traits.
+
+pub mod record;
+pub mod sink;
+
+pub use record::{Attempt, Outcome, RequestRecord};
+pub use sink::{LogSink, RecordSink, StoreError};

@@ -1,0 +1,188 @@
+//! The request record: what the ledger keeps about one request.
+//!
+//! Built up while the request runs (see the gateway's `record` module) and
+//! emitted exactly once when the response has been fully sent, failed, or the
+//! client went away. Its JSON form follows the shape Kong documents for AI
+//! analytics: `meta` (models, provider, route), `usage`, latencies, status.
+
+use serde::{Deserialize, Serialize};
+use sluice_protocol::{ErrorKind, Usage};
+
+/// How a request ended. A closed set: dashboards and alerts key on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    UpstreamError,
+    StreamError,
+    ClientCancelled,
+    Timeout,
+    RateLimited,
+    BudgetExceeded,
+    BlockedByGuardrail,
+    BadRequest,
+    Shed,
+}
+
+impl Outcome {
+    /// The outcome a request ending with an error of `kind` has.
+    pub fn from_error(kind: ErrorKind, after_first_byte: bool) -> Self {
+        match kind {
+            ErrorKind::RateLimited => Self::RateLimited,
+            ErrorKind::BudgetExceeded => Self::BudgetExceeded,
+            ErrorKind::BlockedByGuardrail => Self::BlockedByGuardrail,
+            ErrorKind::Overloaded => Self::Shed,
+            ErrorKind::UpstreamTimeout => Self::Timeout,
+            _ if after_first_byte => Self::StreamError,
+            k if k.is_upstream() => Self::UpstreamError,
+            ErrorKind::Internal => Self::UpstreamError,
+            _ => Self::BadRequest,
+        }
+    }
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::UpstreamError => "upstream_error",
+            Self::StreamError => "stream_error",
+            Self::ClientCancelled => "client_cancelled",
+            Self::Timeout => "timeout",
+            Self::RateLimited => "rate_limited",
+            Self::BudgetExceeded => "budget_exceeded",
+            Self::BlockedByGuardrail => "blocked_by_guardrail",
+            Self::BadRequest => "bad_request",
+            Self::Shed => "shed",
+        }
+    }
+}
+
+/// The models, provider and route of a request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// The public model the client asked for.
+    pub request_model: Option<String>,
+    /// The model the upstream says answered.
+    pub response_model: Option<String>,
+    /// The configured provider that answered (or was last tried).
+    pub provider_name: Option<String>,
+    /// The upstream model name sent to the provider.
+    pub upstream_model: Option<String>,
+    /// The route the request came in on.
+    pub route: String,
+    /// The API surface: `chat`, `embeddings`, ...
+    pub endpoint: String,
+}
+
+/// One try against one upstream target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub provider: String,
+    pub upstream_model: String,
+    /// The upstream's HTTP status, if it answered.
+    pub status: Option<u16>,
+    /// `ok`, or the error kind.
+    pub outcome: String,
+    pub latency_ms: f64,
+}
+
+/// One request, as the ledger keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// UUIDv7, also returned to the client as `x-sluice-request-id`.
+    pub request_id: String,
+    /// Start time, milliseconds since the Unix epoch.
+    pub started_at_ms: u64,
+    pub method: String,
+    pub path: String,
+    pub meta: Meta,
+    pub stream: bool,
+    /// HTTP status sent to the client (200 for a stream that later failed).
+    pub status: u16,
+    pub outcome: Outcome,
+    /// The error kind, when the request failed.
+    pub error: Option<String>,
+    pub error_message: Option<String>,
+    pub usage: Option<Usage>,
+    pub cost_usd: Option<f64>,
+    /// Time until the response ended, in milliseconds.
+    pub latency_ms: f64,
+    /// Time until the first streamed chunk was sent, in milliseconds.
+    pub ttft_ms: Option<f64>,
+    /// Time the gateway itself added before the response started.
+    pub gateway_ms: Option<f64>,
+    pub attempts: Vec<Attempt>,
+    /// Client metadata sent in the `x-sluice-metadata` header.
+    pub metadata: Option<serde_json::Value>,
+    /// Parameters dropped in translation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped_params: Vec<String>,
+}
+
+impl RequestRecord {
+    /// An empty record for a request that has just arrived.
+    pub fn new(request_id: String, started_at_ms: u64, method: &str, path: &str) -> Self {
+        Self {
+            request_id,
+            started_at_ms,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            meta: Meta::default(),
+            stream: false,
+            status: 0,
+            outcome: Outcome::Ok,
+            error: None,
+            error_message: None,
+            usage: None,
+            cost_usd: None,
+            latency_ms: 0.0,
+            ttft_ms: None,
+            gateway_ms: None,
+            attempts: Vec::new(),
+            metadata: None,
+            dropped_params: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_mapping() {
+        assert_eq!(
+            Outcome::from_error(ErrorKind::InvalidRequest, false),
+            Outcome::BadRequest
+        );
+        assert_eq!(
+            Outcome::from_error(ErrorKind::ModelNotFound, false),
+            Outcome::BadRequest
+        );
+        assert_eq!(
+            Outcome::from_error(ErrorKind::UpstreamServer, false),
+            Outcome::UpstreamError
+        );
+        assert_eq!(
+            Outcome::from_error(ErrorKind::StreamInterrupted, true),
+            Outcome::StreamError
+        );
+        assert_eq!(
+            Outcome::from_error(ErrorKind::UpstreamTimeout, true),
+            Outcome::Timeout
+        );
+        assert_eq!(
+            Outcome::from_error(ErrorKind::Overloaded, false),
+            Outcome::Shed
+        );
+    }
+
+    #[test]
+    fn json_shape_is_kong_like() {
+        let mut r = RequestRecord::new("id".into(), 1, "POST", "/v1/chat/completions");
+        r.meta.request_model = Some("gpt-4o".into());
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["meta"]["request_model"], "gpt-4o");
+        assert_eq!(v["outcome"], "ok");
+    }
+}
