@@ -1,1 +1,232 @@
-//! placeholder
+//! A mock LLM provider for tests, benchmarks and `sluice mock`.
+//!
+//! It speaks the providers' real wire formats (OpenAI, including Azure's
+//! deployment paths, in this version), answers deterministically, injects
+//! faults on request ([`behavior`]) and records every request it receives
+//! ([`state`]) so tests can assert on exactly what a gateway sent upstream.
+//!
+//! Control endpoints:
+//! - `GET /__mock/requests`: the recorded requests (JSON array);
+//! - `DELETE /__mock/requests`: forget requests and scripted steps;
+//! - `POST /__mock/script`: queue behaviours, e.g. `[{"status": 429, "retry_after": 1}]`.
+
+pub mod behavior;
+mod openai;
+pub mod state;
+mod stream;
+pub mod text;
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::{HeaderMap, Method, StatusCode, Uri};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use behavior::Behavior;
+pub use state::{MockState, Received, Step};
+
+/// What a format handler gets for one request.
+pub struct Ctx {
+    pub state: MockState,
+    pub seq: u64,
+    pub behavior: Behavior,
+}
+
+/// The mock's HTTP application.
+pub fn router(state: MockState) -> Router {
+    Router::new()
+        .route("/__mock/requests", get(list).delete(reset))
+        .route("/__mock/script", post(script))
+        .route("/__mock/health", get(|| async { "ok" }))
+        .fallback(dispatch)
+        .with_state(state)
+}
+
+async fn list(State(state): State<MockState>) -> Json<Vec<Received>> {
+    Json(state.requests())
+}
+
+async fn reset(State(state): State<MockState>) -> StatusCode {
+    state.reset();
+    StatusCode::NO_CONTENT
+}
+
+async fn script(State(state): State<MockState>, Json(steps): Json<Vec<Step>>) -> StatusCode {
+    state.push_script(steps);
+    StatusCode::NO_CONTENT
+}
+
+/// The behaviour for a request: a scripted step, else the `x-mock` header,
+/// else the last `<<mock ...>>` directive in the body.
+fn behavior_for(
+    state: &MockState,
+    headers: &HeaderMap,
+    raw: &str,
+    model: Option<&str>,
+) -> Result<Behavior, String> {
+    if let Some(b) = state.next_step(model) {
+        return Ok(b);
+    }
+    if let Some(spec) = headers.get("x-mock").and_then(|v| v.to_str().ok()) {
+        return Behavior::parse(spec);
+    }
+    match raw.rfind("<<mock") {
+        Some(i) => Behavior::from_text(&raw[i..]).unwrap_or_else(|| Ok(Behavior::default())),
+        None => Ok(Behavior::default()),
+    }
+}
+
+async fn dispatch(
+    State(state): State<MockState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    let raw = String::from_utf8_lossy(&body).into_owned();
+    let json: Value = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(raw.clone()));
+    // Azure carries the deployment in the path; everyone else in the body.
+    let model = path
+        .split("/deployments/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .map(str::to_owned)
+        .or_else(|| json.get("model").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| "mock-model".to_owned());
+    let seq = state.log(Received {
+        seq: 0,
+        method: method.to_string(),
+        path: path.clone(),
+        query: uri.query().map(str::to_owned),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: json.clone(),
+        outcome: "pending".to_owned(),
+        usage: None,
+    });
+    let behavior = match behavior_for(&state, &headers, &raw, Some(&model)) {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    if behavior.hang {
+        let _guard = stream::Guard::new(state.clone(), seq);
+        futures_util::future::pending::<()>().await;
+    }
+    if behavior.header_delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(behavior.header_delay_ms)).await;
+    }
+    if let Some(status) = behavior.status.filter(|s| *s >= 400) {
+        let mut g = stream::Guard::new(state.clone(), seq);
+        g.complete();
+        return openai::error(&behavior, status);
+    }
+    let cx = Ctx {
+        state,
+        seq,
+        behavior,
+    };
+    if method == Method::POST && path.ends_with("/chat/completions") {
+        if !json.is_object() {
+            let b = Behavior {
+                message: Some("We could not parse the JSON body of your request.".into()),
+                ..Behavior::default()
+            };
+            return openai::error(&b, 400);
+        }
+        return openai::chat(cx, &json, &model);
+    }
+    if method == Method::POST && path.ends_with("/embeddings") {
+        return openai::embeddings(cx, &json, &model);
+    }
+    if method == Method::GET && path.ends_with("/models") {
+        return openai::models();
+    }
+    let b = Behavior {
+        message: Some(format!("mock: no route for {method} {path}")),
+        ..Behavior::default()
+    };
+    openai::error(&b, 404)
+}
+
+/// Sets `TCP_NODELAY` on every accepted connection.
+fn nodelay(
+    listener: TcpListener,
+) -> axum::serve::TapIo<TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt;
+    fn set(tcp: &mut tokio::net::TcpStream) {
+        let _ = tcp.set_nodelay(true);
+    }
+    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
+}
+
+/// A mock server running in the background of the current tokio runtime.
+pub struct MockServer {
+    addr: SocketAddr,
+    state: MockState,
+    task: JoinHandle<()>,
+}
+
+impl MockServer {
+    /// Starts on an ephemeral port of 127.0.0.1.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::bind("127.0.0.1:0".parse().map_err(std::io::Error::other)?).await
+    }
+
+    /// Starts on `addr`.
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let state = MockState::default();
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(nodelay(listener), app).await;
+        });
+        Ok(Self { addr, state, task })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (log and script).
+    pub fn state(&self) -> &MockState {
+        &self.state
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Received> {
+        self.state.requests()
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves the mock on `listener` until the process ends (for `sluice mock`).
+pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+    axum::serve(nodelay(listener), router(MockState::default())).await
+}

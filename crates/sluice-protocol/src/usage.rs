@@ -19,8 +19,8 @@ pub enum UsageSource {
     Cache,
 }
 
-/// Token counts for one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Token counts for one request. Serialized with a derived `total_tokens`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 pub struct Usage {
     /// Input tokens, including cached ones.
     pub prompt_tokens: u64,
@@ -44,5 +44,37 @@ impl Usage {
     /// Prompt plus completion tokens.
     pub fn total_tokens(&self) -> u64 {
         self.prompt_tokens + self.completion_tokens
+    }
+}
+
+impl Serialize for Usage {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Usage", 7)?;
+        st.serialize_field("prompt_tokens", &self.prompt_tokens)?;
+        st.serialize_field("completion_tokens", &self.completion_tokens)?;
+        st.serialize_field("total_tokens", &self.total_tokens())?;
+        st.serialize_field("cached_read_tokens", &self.cached_read_tokens)?;
+        st.serialize_field("cached_write_tokens", &self.cached_write_tokens)?;
+        st.serialize_field("reasoning_tokens", &self.reasoning_tokens)?;
+        st.serialize_field("source", &self.source)?;
+        st.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_total_and_reads_back() {
+        let u = Usage {
+            prompt_tokens: 3,
+            completion_tokens: 4,
+            ..Usage::default()
+        };
+        let v = serde_json::to_value(u).unwrap();
+        assert_eq!(v["total_tokens"], 7);
+        assert_eq!(serde_json::from_value::<Usage>(v).unwrap(), u);
     }
 }

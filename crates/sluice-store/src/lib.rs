@@ -12,4 +12,4 @@ pub mod record;
 pub mod sink;
 
 pub use record::{Attempt, Outcome, RequestRecord};
-pub use sink::{LogSink, RecordSink, StoreError};
+pub use sink::{LogSink, MemorySink, RecordSink, StoreError};

@@ -1,0 +1,131 @@
+//! Test harness: a gateway and a mock provider on ephemeral ports, in process.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluice_gateway::Gateway;
+use sluice_gateway::config;
+use sluice_gateway::ledger::Ledger;
+use sluice_gateway::server::{self, ServeOptions};
+use sluice_mock::MockServer;
+use sluice_store::{MemorySink, RequestRecord};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The provider key the harness configures; must never reach a client.
+pub const PROVIDER_KEY: &str = "sk-provider-canary-0123456789";
+
+pub struct Harness {
+    pub url: String,
+    pub mock: MockServer,
+    pub sink: MemorySink,
+    pub gw: Arc<Gateway>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Harness {
+    /// Starts a gateway with `yaml`, where `MOCK_URL` is the mock's URL and
+    /// `env:PROVIDER_KEY` resolves to [`PROVIDER_KEY`].
+    pub async fn start(yaml: &str) -> Self {
+        let mock = MockServer::start().await.expect("mock starts");
+        Self::start_with(yaml, mock).await
+    }
+
+    pub async fn start_with(yaml: &str, mock: MockServer) -> Self {
+        let yaml = yaml.replace("MOCK_URL", &mock.url());
+        let env = |k: &str| match k {
+            "PROVIDER_KEY" => Some(PROVIDER_KEY.to_owned()),
+            "SECOND_KEY" => Some("sk-second-canary-9876543210".to_owned()),
+            _ => None,
+        };
+        let cfg = config::parse(&yaml, "test.yaml", &env).expect("config is valid");
+        let sink = MemorySink::default();
+        let (ledger, _task) = Ledger::start(Arc::new(sink.clone()));
+        let gw = Gateway::new(cfg, ledger).expect("gateway builds");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = server::app(gw.clone());
+        tokio::spawn(server::serve(
+            listener,
+            app,
+            ServeOptions::default(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            url,
+            mock,
+            sink,
+            gw,
+            stop: Some(stop),
+        }
+    }
+
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder().build().expect("client")
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Waits until at least `n` records were written, then returns them.
+    pub async fn records(&self, n: usize) -> Vec<RequestRecord> {
+        for _ in 0..200 {
+            let r = self.sink.records();
+            if r.len() >= n {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("expected {n} records, have {:?}", self.sink.records());
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// A config with one OpenAI-compatible mock provider and a few models.
+pub const BASIC: &str = r#"
+providers:
+  mock:
+    type: openai
+    base_url: MOCK_URL/v1
+    api_key: env:PROVIDER_KEY
+    timeouts: { first_token: 2s, idle: 2s, total: 10s }
+models:
+  - name: gpt-test
+    provider: mock
+    model: mock-gpt
+    aliases: [gpt-alias]
+  - name: embed-test
+    provider: mock
+    model: mock-embed
+  - name: "mock/*"
+    provider: mock
+routes:
+  - name: pinned
+    path: /pinned
+    model: gpt-test
+  - name: strict
+    path: /strict
+    model: gpt-test
+    on_model_mismatch: reject
+"#;
+
+/// Parses an SSE body into its `data:` payloads.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|ev| ev.strip_prefix("data: "))
+        .map(str::to_owned)
+        .collect()
+}
