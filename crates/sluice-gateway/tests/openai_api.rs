@@ -1,6 +1,6 @@
 //! The OpenAI-compatible surface against the mock provider, in process.
 
-mod support;
+pub mod support;
 
 use serde_json::{Value, json};
 use sluice_store::Outcome;
@@ -234,6 +234,7 @@ async fn wildcard_and_alias_resolution() {
     }
 }
 
+#[expect(clippy::unwrap_used, reason = "test helper")]
 async fn error_of(
     h: &Harness,
     path: &str,

@@ -1,6 +1,6 @@
 //! Test harness: a gateway and a mock provider on ephemeral ports, in process.
 
-#![allow(dead_code, reason = "each test binary uses a different subset")]
+#![expect(clippy::expect_used, clippy::panic, reason = "test support fails loudly")]
 
 use std::sync::Arc;
 use std::time::Duration;
