@@ -519,3 +519,32 @@ models:
     assert_eq!(reqs[0].path, "/api/v1/chat/completions");
     assert_eq!(reqs[0].header("http-referer"), Some("https://example.com"));
 }
+
+#[tokio::test]
+async fn readiness_and_liveness() {
+    let h = Harness::start(BASIC).await;
+    let v: Value = h
+        .client()
+        .get(h.endpoint("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "ok");
+    let v: Value = h
+        .client()
+        .get(h.endpoint("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "ready");
+    assert_eq!(v["providers"], 1);
+    assert!(!v.to_string().contains(PROVIDER_KEY));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(h.sink.records().is_empty(), "probes are not recorded");
+}

@@ -227,6 +227,12 @@ impl Drop for MockServer {
 }
 
 /// Serves the mock on `listener` until the process ends (for `sluice mock`).
-pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
-    axum::serve(nodelay(listener), router(MockState::default())).await
+/// `record: false` keeps no request log (for benchmarks).
+pub async fn serve(listener: TcpListener, record: bool) -> std::io::Result<()> {
+    let state = if record {
+        MockState::default()
+    } else {
+        MockState::quiet()
+    };
+    axum::serve(nodelay(listener), router(state)).await
 }

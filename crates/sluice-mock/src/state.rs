@@ -54,39 +54,67 @@ pub struct MockState {
     inner: Arc<Inner>,
 }
 
+/// Most requests kept; older ones are forgotten first.
+pub const LOG_CAPACITY: usize = 10_000;
+
 #[derive(Debug, Default)]
 struct Inner {
     seq: AtomicU64,
-    log: Mutex<Vec<Received>>,
+    log: Mutex<VecDeque<Received>>,
     script: Mutex<VecDeque<Step>>,
+    /// When set, requests are not recorded (benchmarks).
+    quiet: std::sync::atomic::AtomicBool,
 }
 
 impl MockState {
+    /// A state that records nothing, for benchmarks.
+    pub fn quiet() -> Self {
+        let s = Self::default();
+        s.inner.quiet.store(true, Ordering::Relaxed);
+        s
+    }
+
     /// Logs a request; returns its sequence number.
     pub fn log(&self, mut r: Received) -> u64 {
         let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.inner.quiet.load(Ordering::Relaxed) {
+            return seq;
+        }
         r.seq = seq;
-        self.inner.log.lock().push(r);
+        let mut log = self.inner.log.lock();
+        if log.len() >= LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(r);
         seq
+    }
+
+    fn with_entry(&self, seq: u64, f: impl FnOnce(&mut Received)) {
+        let mut log = self.inner.log.lock();
+        let Some(first) = log.front().map(|r| r.seq) else {
+            return;
+        };
+        let idx = seq.checked_sub(first).and_then(|i| usize::try_from(i).ok());
+        if let Some(r) = idx.and_then(|i| log.get_mut(i)).filter(|r| r.seq == seq) {
+            f(r);
+        } else if let Some(r) = log.iter_mut().find(|r| r.seq == seq) {
+            f(r);
+        }
     }
 
     /// Updates how request `seq` ended.
     pub fn set_outcome(&self, seq: u64, outcome: &str) {
-        if let Some(r) = self.inner.log.lock().iter_mut().find(|r| r.seq == seq) {
-            r.outcome = outcome.to_owned();
-        }
+        self.with_entry(seq, |r| r.outcome = outcome.to_owned());
     }
 
     /// Records the usage reported for request `seq`.
     pub fn set_usage(&self, seq: u64, usage: serde_json::Value) {
-        if let Some(r) = self.inner.log.lock().iter_mut().find(|r| r.seq == seq) {
-            r.usage = Some(usage);
-        }
+        self.with_entry(seq, |r| r.usage = Some(usage));
     }
 
-    /// Every request received so far.
+    /// Every request received so far (the last [`LOG_CAPACITY`]).
     pub fn requests(&self) -> Vec<Received> {
-        self.inner.log.lock().clone()
+        self.inner.log.lock().iter().cloned().collect()
     }
 
     /// Forgets requests and script.

@@ -51,6 +51,9 @@ pub enum Command {
         /// Listen address.
         #[arg(long, default_value = "127.0.0.1:9999")]
         listen: SocketAddr,
+        /// Keep no request log (for benchmarks).
+        #[arg(long)]
+        no_record: bool,
     },
     /// Run the gateway with an in-process mock provider: try Sluice with no
     /// API keys.

@@ -54,7 +54,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         },
-        Command::Mock { listen } => {
+        Command::Mock { listen, no_record } => {
             let listener = TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
@@ -63,7 +63,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 listener.local_addr()?
             );
             tokio::select! {
-                r = sluice_mock::serve(listener) => r?,
+                r = sluice_mock::serve(listener, !no_record) => r?,
                 () = shutdown_signal() => {}
             }
             Ok(ExitCode::SUCCESS)

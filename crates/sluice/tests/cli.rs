@@ -1,0 +1,183 @@
+//! The `sluice` binary: `check`, and `serve` with zero config.
+#![cfg(test)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sluice");
+
+fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sluice-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn check_accepts_a_good_config() {
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/openai.yaml"
+        ))
+        .env("OPENAI_API_KEY", "sk-test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
+}
+
+#[test]
+fn check_names_path_and_line_of_each_problem() {
+    let p = write_temp(
+        "bad.yaml",
+        "providers:\n  openai:\n    type: openai\n    api_key: env:SLUICE_TEST_UNSET_VAR\nmodels:\n  - name: m\n    provider: nobody\n",
+    );
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yaml:4: providers.openai.api_key"),
+        "{err}"
+    );
+    assert!(err.contains("bad.yaml:7: models[0].provider"), "{err}");
+    let p = write_temp("typo.yaml", "server:\n  listne: 1.2.3.4:5\n");
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("typo.yaml:2: server.listne: unknown field"),
+        "{err}"
+    );
+}
+
+struct Served {
+    child: Child,
+    url: String,
+    banner: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(envs: &[(&str, &str)]) -> Served {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut served = Served {
+        child: cmd.spawn().unwrap(),
+        url: String::new(),
+        banner: String::new(),
+    };
+    let mut reader = BufReader::new(served.child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "exited early: {}",
+            served.banner
+        );
+        served.banner.push_str(&line);
+        if let Some(url) = line.trim().strip_prefix("listening on ") {
+            served.url = url.to_owned();
+            std::thread::spawn(move || for _ in reader.lines() {});
+            return served;
+        }
+    }
+}
+
+fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{url}/v1/chat/completions"))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    })
+}
+
+#[test]
+fn zero_config_without_keys_explains_how_to_enable_a_provider() {
+    let s = serve(&[]);
+    assert!(
+        s.banner.contains("No providers are enabled"),
+        "{}",
+        s.banner
+    );
+    let (status, v) = post(
+        &s.url,
+        r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    assert_eq!(status, 404);
+    assert_eq!(v["error"]["code"], "model_not_found");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("OPENAI_API_KEY") && msg.contains("sluice demo"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn zero_config_enables_providers_from_the_environment() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mock = rt.block_on(sluice_mock::MockServer::start()).unwrap();
+    let base = format!("{}/v1", mock.url());
+    let s = serve(&[
+        ("OPENAI_API_KEY", "sk-zero-config"),
+        ("OPENAI_BASE_URL", &base),
+        ("GROQ_API_KEY", "gsk-x"),
+    ]);
+    assert!(s.banner.contains("openai"), "{}", s.banner);
+    assert!(s.banner.contains("groq/*"), "{}", s.banner);
+    assert!(
+        s.banner.contains("Not enabled:") && s.banner.contains("DEEPSEEK_API_KEY"),
+        "{}",
+        s.banner
+    );
+    let handle = rt.enter();
+    for model in ["openai/gpt-4o-mini", "gpt-4o-mini"] {
+        let (status, v) = post(
+            &s.url,
+            &format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#),
+        );
+        assert_eq!(status, 200, "{model}: {v}");
+        assert_eq!(v["model"], "gpt-4o-mini");
+    }
+    drop(handle);
+    let reqs = mock.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(
+        reqs[0].header("authorization"),
+        Some("Bearer sk-zero-config")
+    );
+}
