@@ -71,13 +71,7 @@ async fn chat_reaches_upstream_with_provider_key_and_intact_body() {
 #[tokio::test]
 async fn streaming_passes_chunks_and_injects_usage_upstream() {
     let h = Harness::start(BASIC).await;
-    let resp = h
-        .client()
-        .post(h.endpoint("/v1/chat/completions"))
-        .json(&json!({"model": "gpt-test", "stream": true, "messages": [{"role": "user", "content": "one two three"}]}))
-        .send()
-        .await
-        .unwrap();
+    let resp = h.chat(&json!({"model": "gpt-test", "stream": true, "messages": [{"role": "user", "content": "one two three"}]})).await;
     assert_eq!(resp.status(), 200);
     assert!(
         resp.headers()["content-type"]
@@ -157,13 +151,9 @@ async fn tool_calls_pass_through_streamed_and_not() {
     );
     assert_eq!(h.mock.requests()[0].body["tools"], tools);
     let text = h
-        .client()
-        .post(h.endpoint("/v1/chat/completions"))
-        .json(&json!({"model": "gpt-test", "tools": tools, "stream": true,
+        .chat(&json!({"model": "gpt-test", "tools": tools, "stream": true,
             "messages": [{"role": "user", "content": "weather?"}]}))
-        .send()
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -187,12 +177,11 @@ async fn tool_calls_pass_through_streamed_and_not() {
 async fn embeddings_and_models() {
     let h = Harness::start(BASIC).await;
     let v: Value = h
-        .client()
-        .post(h.endpoint("/v1/embeddings"))
-        .json(&json!({"model": "embed-test", "input": ["a cat", "a dog"]}))
-        .send()
+        .post(
+            "/v1/embeddings",
+            &json!({"model": "embed-test", "input": ["a cat", "a dog"]}),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -223,12 +212,8 @@ async fn wildcard_and_alias_resolution() {
     let h = Harness::start(BASIC).await;
     for (model, upstream) in [("mock/some-model", "some-model"), ("gpt-alias", "mock-gpt")] {
         let resp = h
-            .client()
-            .post(h.endpoint("/v1/chat/completions"))
-            .json(&json!({"model": model, "messages": [{"role": "user", "content": "x"}]}))
-            .send()
-            .await
-            .unwrap();
+            .chat(&json!({"model": model, "messages": [{"role": "user", "content": "x"}]}))
+            .await;
         assert_eq!(resp.status(), 200, "{model}");
         assert_eq!(resp.headers()["x-sluice-model"], upstream);
     }
@@ -336,14 +321,8 @@ async fn upstream_errors_map_to_clear_statuses() {
 async fn broken_streams_end_with_an_error_event_not_done() {
     let h = Harness::start(BASIC).await;
     for directive in ["cut_after=3", "error_after=2", "malformed_after=2"] {
-        let text = h
-            .client()
-            .post(h.endpoint("/v1/chat/completions"))
-            .json(&json!({"model": "gpt-test", "stream": true,
-                "messages": [{"role": "user", "content": format!("<<mock {directive} words=20>>")}]}))
-            .send()
-            .await
-            .unwrap()
+        let text = h.chat(&json!({"model": "gpt-test", "stream": true,
+                "messages": [{"role": "user", "content": format!("<<mock {directive} words=20>>")}]})).await
             .text()
             .await
             .unwrap();
@@ -363,13 +342,7 @@ async fn broken_streams_end_with_an_error_event_not_done() {
 async fn hang_before_first_token_times_out() {
     let h = Harness::start(BASIC).await;
     let started = std::time::Instant::now();
-    let resp = h
-        .client()
-        .post(h.endpoint("/v1/chat/completions"))
-        .json(&json!({"model": "gpt-test", "stream": true, "messages": [{"role": "user", "content": "<<mock hang>>"}]}))
-        .send()
-        .await
-        .unwrap();
+    let resp = h.chat(&json!({"model": "gpt-test", "stream": true, "messages": [{"role": "user", "content": "<<mock hang>>"}]})).await;
     assert_eq!(resp.status(), 504);
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
     let recs = h.records(1).await;
@@ -381,13 +354,9 @@ async fn client_disconnect_cancels_upstream_and_is_recorded() {
     use futures_util::StreamExt;
     let h = Harness::start(BASIC).await;
     let resp = h
-        .client()
-        .post(h.endpoint("/v1/chat/completions"))
-        .json(&json!({"model": "gpt-test", "stream": true,
+        .chat(&json!({"model": "gpt-test", "stream": true,
             "messages": [{"role": "user", "content": "<<mock words=200 itl_ms=20>>"}]}))
-        .send()
-        .await
-        .unwrap();
+        .await;
     let mut body = resp.bytes_stream();
     let mut got = 0;
     while got < 3 {
@@ -418,22 +387,10 @@ async fn client_disconnect_cancels_upstream_and_is_recorded() {
 async fn routes_pin_or_reject_models() {
     let h = Harness::start(BASIC).await;
     let body = json!({"model": "mock/other", "messages": [{"role": "user", "content": "x"}]});
-    let resp = h
-        .client()
-        .post(h.endpoint("/pinned/v1/chat/completions"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let resp = h.post("/pinned/v1/chat/completions", &body).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-sluice-model"], "mock-gpt");
-    let resp = h
-        .client()
-        .post(h.endpoint("/strict/v1/chat/completions"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let resp = h.post("/strict/v1/chat/completions", &body).await;
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], "model_not_allowed");
@@ -460,20 +417,12 @@ models:
 "#;
     let h = Harness::start(yaml).await;
     let resp = h
-        .client()
-        .post(h.endpoint("/v1/chat/completions"))
-        .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}))
-        .send()
-        .await
-        .unwrap();
+        .chat(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}))
+        .await;
     assert_eq!(resp.status(), 200);
     let resp = h
-        .client()
-        .post(h.endpoint("/v1/embeddings"))
-        .json(&json!({"model": "emb", "input": "x"}))
-        .send()
-        .await
-        .unwrap();
+        .post("/v1/embeddings", &json!({"model": "emb", "input": "x"}))
+        .await;
     assert_eq!(resp.status(), 200);
     let reqs = h.mock.requests();
     assert_eq!(
@@ -502,12 +451,8 @@ models:
     let h = Harness::start(yaml).await;
     for _ in 0..2 {
         let r = h
-            .client()
-            .post(h.endpoint("/v1/chat/completions"))
-            .json(&json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}))
-            .send()
-            .await
-            .unwrap();
+            .chat(&json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}))
+            .await;
         assert_eq!(r.status(), 200);
     }
     let reqs = h.mock.requests();

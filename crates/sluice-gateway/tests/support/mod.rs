@@ -77,6 +77,21 @@ impl Harness {
         format!("{}{path}", self.url)
     }
 
+    /// POSTs `body` as JSON to `path` on the gateway.
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client()
+            .post(self.endpoint(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// POSTs `body` to `/v1/chat/completions`.
+    pub async fn chat(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.post("/v1/chat/completions", body).await
+    }
+
     /// Waits until at least `n` records were written, then returns them.
     pub async fn records(&self, n: usize) -> Vec<RequestRecord> {
         for _ in 0..200 {
