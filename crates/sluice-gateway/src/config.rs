@@ -18,11 +18,12 @@ mod validate;
 use std::fmt;
 use std::path::Path;
 
-pub use raw::OnModelMismatch;
+pub use raw::{HfTask, OnModelMismatch};
 pub use secret::Secret;
 pub use validate::{
-    Config, DEFAULT_AZURE_API_VERSION, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_MAX_BODY,
-    ModelConfig, ProviderConfig, RouteConfig, ServerConfig, Timeouts,
+    AwsConfig, Config, DEFAULT_AZURE_API_VERSION, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY, DEFAULT_MAX_TOKENS, ModelConfig, ProviderConfig, RouteConfig, ServerConfig,
+    Timeouts, VertexConfig,
 };
 
 /// One thing wrong with a config file.

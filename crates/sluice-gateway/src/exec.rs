@@ -20,7 +20,9 @@ use sluice_protocol::{Error, ErrorKind};
 use sluice_store::Attempt;
 
 use crate::config::Timeouts;
-use crate::provider::{ChatCall, ChatInput, ChatReply, Completion, EmbedInput, Provider};
+use crate::provider::{
+    ChatCall, ChatInput, ChatOutput, ChatReply, Completion, EmbedInput, Provider,
+};
 use crate::record::RecordHandle;
 use crate::routing::Resolved;
 
@@ -39,7 +41,7 @@ pub async fn chat(
     input: &ChatInput,
     targets: &[Resolved],
     record: &RecordHandle,
-) -> Result<Answer<ChatReply>, Error> {
+) -> Result<Answer<ChatOutput>, Error> {
     let stream = input.head().stream;
     run(targets, record, |t| async move {
         let call = ChatCall {
@@ -146,15 +148,16 @@ async fn attempt_stream(
     provider: &dyn Provider,
     call: ChatCall<'_>,
     timeouts: &Timeouts,
-) -> Result<ChatReply, Error> {
+) -> Result<ChatOutput, Error> {
     let start = tokio::time::Instant::now();
     let first_deadline = start + timeouts.first_token.min(timeouts.total);
     let total_deadline = start + timeouts.total;
     let reply = tokio::time::timeout_at(first_deadline, provider.chat(call))
         .await
         .map_err(|_| timeout_error(provider, "first token", timeouts.first_token))??;
+    let ChatOutput { reply, dropped } = reply;
     let ChatReply::Stream(mut stream) = reply else {
-        return Ok(reply);
+        return Ok(ChatOutput { reply, dropped });
     };
     let first = tokio::time::timeout_at(first_deadline, stream.next())
         .await
@@ -162,16 +165,22 @@ async fn attempt_stream(
     let head = match first {
         Some(Ok(chunk)) => chunk,
         Some(Err(e)) => return Err(e),
-        None => return Ok(ChatReply::Stream(stream)),
+        None => {
+            return Ok(ChatOutput {
+                reply: ChatReply::Stream(stream),
+                dropped,
+            });
+        }
     };
     let rest = futures_util::stream::once(async move { Ok(head) }).chain(stream);
-    Ok(ChatReply::Stream(
-        deadline::Deadlines::new(
-            rest.boxed(),
-            timeouts.idle,
-            total_deadline,
-            provider.name().to_owned(),
-        )
-        .boxed(),
-    ))
+    let stream = deadline::Deadlines::new(
+        rest.boxed(),
+        timeouts.idle,
+        total_deadline,
+        provider.name().to_owned(),
+    );
+    Ok(ChatOutput {
+        reply: ChatReply::Stream(stream.boxed()),
+        dropped,
+    })
 }

@@ -10,10 +10,12 @@
 //!
 //! [`build`] is the one place that matches on the wire format.
 
+mod anthropic;
 mod http;
 mod keys;
 mod kind;
 mod openai;
+mod translate;
 
 use std::sync::{Arc, OnceLock};
 
@@ -113,6 +115,24 @@ pub enum ChatReply {
     Stream(ChunkStream),
 }
 
+/// A chat call's reply and what translation had to leave out.
+#[derive(Debug)]
+pub struct ChatOutput {
+    pub reply: ChatReply,
+    /// Request parameters the provider's format could not carry; reported
+    /// in `x-sluice-dropped-params` and the request record.
+    pub dropped: Vec<String>,
+}
+
+impl From<ChatReply> for ChatOutput {
+    fn from(reply: ChatReply) -> Self {
+        Self {
+            reply,
+            dropped: Vec::new(),
+        }
+    }
+}
+
 impl std::fmt::Debug for ChatReply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -132,7 +152,7 @@ pub trait Provider: Send + Sync + 'static {
     fn kind(&self) -> ProviderKind;
 
     /// Sends a chat request; streams when the input asks for it.
-    async fn chat(&self, call: ChatCall<'_>) -> Result<ChatReply, Error>;
+    async fn chat(&self, call: ChatCall<'_>) -> Result<ChatOutput, Error>;
 
     /// Sends an embeddings request.
     async fn embeddings(
@@ -146,5 +166,17 @@ pub trait Provider: Send + Sync + 'static {
 pub fn build(cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, Error> {
     Ok(match cfg.kind.wire() {
         Wire::OpenAi | Wire::Azure => Arc::new(openai::OpenAiProvider::new(cfg)?),
+        Wire::Anthropic => Arc::new(anthropic::AnthropicProvider::new(cfg)?),
+        Wire::Gemini
+        | Wire::Vertex
+        | Wire::Bedrock
+        | Wire::Cohere
+        | Wire::HuggingFace
+        | Wire::Replicate => {
+            return Err(Error::internal(format!(
+                "provider type `{}` is not available in this build",
+                cfg.kind.as_str()
+            )));
+        }
     })
 }

@@ -51,6 +51,8 @@ pub struct Behavior {
     pub huge_bytes: Option<usize>,
     /// Leave usage out of the answer.
     pub no_usage: bool,
+    /// Report this many prompt tokens as read from the provider's cache.
+    pub cached_tokens: Option<u64>,
     /// Answer with text even when tools are offered.
     pub no_tools: bool,
     /// Reply with exactly this text.

@@ -10,6 +10,7 @@
 //! - `DELETE /__mock/requests`: forget requests and scripted steps;
 //! - `POST /__mock/script`: queue behaviours, e.g. `[{"status": 429, "retry_after": 1}]`.
 
+mod anthropic;
 pub mod behavior;
 mod openai;
 pub mod state;
@@ -130,16 +131,30 @@ async fn dispatch(
     if behavior.header_delay_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(behavior.header_delay_ms)).await;
     }
+    let format = Format::of(&path);
     if let Some(status) = behavior.status.filter(|s| *s >= 400) {
         let mut g = stream::Guard::new(state.clone(), seq);
         g.complete();
-        return openai::error(&behavior, status);
+        return format.error(&behavior, status);
+    }
+    if let Some(key) = state.required_key()
+        && !presents_key(&headers, uri.query(), &key)
+    {
+        let mut g = stream::Guard::new(state.clone(), seq);
+        g.complete();
+        return format.error(&Behavior::default(), 401);
     }
     let cx = Ctx {
         state,
         seq,
         behavior,
     };
+    if method == Method::POST && path.ends_with("/v1/messages/count_tokens") {
+        return anthropic::count_tokens(&json);
+    }
+    if method == Method::POST && path.ends_with("/v1/messages") {
+        return anthropic::messages(cx, &headers, &json);
+    }
     if method == Method::POST && path.ends_with("/chat/completions") {
         if !json.is_object() {
             let b = Behavior {
@@ -172,6 +187,41 @@ fn nodelay(
         let _ = tcp.set_nodelay(true);
     }
     listener.tap_io(set as fn(&mut tokio::net::TcpStream))
+}
+
+/// The wire format a path belongs to, for error bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    OpenAi,
+    Anthropic,
+}
+
+impl Format {
+    fn of(path: &str) -> Self {
+        if path.contains("/v1/messages") {
+            Self::Anthropic
+        } else {
+            Self::OpenAi
+        }
+    }
+
+    fn error(self, b: &Behavior, status: u16) -> Response {
+        match self {
+            Self::OpenAi => openai::error(b, status),
+            Self::Anthropic => anthropic::error(b, status),
+        }
+    }
+}
+
+/// Whether the request carries `key` in any of the providers' auth forms.
+fn presents_key(headers: &HeaderMap, query: Option<&str>, key: &str) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header("authorization").is_some_and(|v| {
+        v.strip_prefix("Bearer ") == Some(key) || v.strip_prefix("Token ") == Some(key)
+    }) || header("x-api-key") == Some(key)
+        || header("api-key") == Some(key)
+        || header("x-goog-api-key") == Some(key)
+        || query.is_some_and(|q| q.split('&').any(|kv| kv == format!("key={key}")))
 }
 
 /// A mock server running in the background of the current tokio runtime.
@@ -217,6 +267,11 @@ impl MockServer {
     /// Every request received so far.
     pub fn requests(&self) -> Vec<Received> {
         self.state.requests()
+    }
+
+    /// From now on, answer 401 unless the request carries `key`.
+    pub fn require_key(&self, key: &str) {
+        self.state.set_required_key(Some(key.to_owned()));
     }
 }
 

@@ -172,7 +172,7 @@ pub fn chat(cx: Ctx, body: &Value, model: &str) -> Response {
         "prompt_tokens": prompt_tokens(body),
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens(body) + completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": b.cached_tokens.unwrap_or(0)},
         "completion_tokens_details": {"reasoning_tokens": 0},
     });
     if !b.no_usage {

@@ -64,6 +64,8 @@ struct Inner {
     script: Mutex<VecDeque<Step>>,
     /// When set, requests are not recorded (benchmarks).
     quiet: std::sync::atomic::AtomicBool,
+    /// When set, requests without this key are refused.
+    required_key: Mutex<Option<String>>,
 }
 
 impl MockState {
@@ -115,6 +117,16 @@ impl MockState {
     /// Every request received so far (the last [`LOG_CAPACITY`]).
     pub fn requests(&self) -> Vec<Received> {
         self.inner.log.lock().iter().cloned().collect()
+    }
+
+    /// Requires `key` on every request (or nothing, with `None`).
+    pub fn set_required_key(&self, key: Option<String>) {
+        *self.inner.required_key.lock() = key;
+    }
+
+    /// The key requests must carry, if any.
+    pub fn required_key(&self) -> Option<String> {
+        self.inner.required_key.lock().clone()
     }
 
     /// Forgets requests and script.

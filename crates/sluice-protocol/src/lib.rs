@@ -13,11 +13,17 @@
 //! - [`openai`]: the OpenAI wire format, which is also Sluice's canonical
 //!   internal form for chat, streaming chunks and embeddings.
 //! - [`usage`]: token usage with its provenance.
+//! - [`stream`]: the state-machine shape of every stream translator.
+//! - [`translate`]: helpers shared by translating adapters.
+//! - [`anthropic`]: the Anthropic Messages format and its translation.
 
+pub mod anthropic;
 pub mod error;
 pub mod json;
 pub mod openai;
 pub mod sse;
+pub mod stream;
+pub mod translate;
 pub mod usage;
 
 pub use error::{Error, ErrorKind};

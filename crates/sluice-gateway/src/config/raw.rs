@@ -64,9 +64,10 @@ pub struct RawTimeouts {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProvider {
-    /// The provider type: `openai`, `azure`, `deepseek`, `mistral`, `groq`,
-    /// `together`, `fireworks`, `openrouter`, `xai`, `ollama`, `vllm`,
-    /// `llamacpp`, `lmstudio` or `openai_compatible`.
+    /// The provider type: `openai`, `azure`, `anthropic`, `gemini`,
+    /// `vertex`, `bedrock`, `cohere`, `huggingface`, `replicate`, `deepseek`,
+    /// `mistral`, `groq`, `together`, `fireworks`, `openrouter`, `xai`,
+    /// `ollama`, `vllm`, `llamacpp`, `lmstudio` or `openai_compatible`.
     #[serde(rename = "type")]
     pub kind: ProviderKind,
     /// API root, e.g. `https://api.openai.com/v1`. Defaults per type; required
@@ -84,6 +85,40 @@ pub struct RawProvider {
     pub headers: BTreeMap<String, String>,
     /// Timeouts for this provider; unset fields fall back to `server.timeouts`.
     pub timeouts: Option<RawTimeouts>,
+    /// `anthropic`, `bedrock`: `max_tokens` sent when the client gives none
+    /// (these APIs require it). Default 4096.
+    pub default_max_tokens: Option<u64>,
+    /// `vertex`: the Google Cloud project id.
+    pub project: Option<String>,
+    /// `vertex`: the region, e.g. `us-central1` (default) or `global`.
+    pub location: Option<String>,
+    /// `vertex`: path to a service-account key file (JSON). Its `token_uri`
+    /// is where tokens are fetched.
+    pub credentials_file: Option<String>,
+    /// `bedrock`: the AWS region, e.g. `us-east-1` (default).
+    pub region: Option<String>,
+    /// `bedrock`: access key id reference. Default `env:AWS_ACCESS_KEY_ID`.
+    pub aws_access_key_id: Option<Spanned<String>>,
+    /// `bedrock`: secret access key reference. Default `env:AWS_SECRET_ACCESS_KEY`.
+    pub aws_secret_access_key: Option<Spanned<String>>,
+    /// `bedrock`: session token reference, for temporary credentials.
+    /// Default `env:AWS_SESSION_TOKEN` when that variable is set.
+    pub aws_session_token: Option<Spanned<String>>,
+    /// `huggingface`: `chat` (default; the OpenAI-compatible messages API) or
+    /// `text-generation` (models that only take `inputs`; chat is rendered
+    /// into a prompt).
+    pub task: Option<HfTask>,
+}
+
+/// How a Hugging Face model is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HfTask {
+    /// `POST {base_url}/chat/completions`.
+    #[default]
+    Chat,
+    /// `POST {base_url}/models/{model}` with `{"inputs": ...}`.
+    TextGeneration,
 }
 
 /// One entry of `models:`.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
-use super::raw::{OnModelMismatch, RawConfig, RawProvider, RawTimeouts};
+use super::raw::{HfTask, OnModelMismatch, RawConfig, RawProvider, RawTimeouts};
 use super::secret::{Secret, resolve};
 use super::{ConfigError, Problem};
 use crate::provider::{ProviderKind, Wire};
@@ -88,6 +88,53 @@ pub struct ProviderConfig {
     pub api_version: Option<String>,
     pub headers: Vec<(String, Secret)>,
     pub timeouts: Timeouts,
+    /// `max_tokens` for APIs that require one (Anthropic, Bedrock).
+    pub default_max_tokens: u64,
+    /// Vertex: project and location, and the service-account key file.
+    pub vertex: Option<VertexConfig>,
+    /// Bedrock: region and credentials.
+    pub aws: Option<AwsConfig>,
+    /// Hugging Face: how models are called.
+    pub hf_task: HfTask,
+}
+
+/// Default `max_tokens` for APIs that require one.
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+
+/// Vertex AI settings.
+#[derive(Debug, Clone)]
+pub struct VertexConfig {
+    pub project: String,
+    pub location: String,
+    pub credentials_file: PathBuf,
+}
+
+/// AWS settings for Bedrock.
+#[derive(Debug, Clone)]
+pub struct AwsConfig {
+    pub region: String,
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+}
+
+impl ProviderConfig {
+    /// A provider of `kind` with defaults for everything but name and URL.
+    pub fn new(name: &str, kind: ProviderKind, base_url: &str, keys: Vec<Secret>) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            keys,
+            api_version: None,
+            headers: Vec::new(),
+            timeouts: Timeouts::default(),
+            default_max_tokens: DEFAULT_MAX_TOKENS,
+            vertex: None,
+            aws: None,
+            hf_task: HfTask::Chat,
+        }
+    }
 }
 
 /// One public model entry.
@@ -227,9 +274,22 @@ fn provider(
             "provider names use lowercase letters, digits, `_` and `-` (at most 64)",
         );
     }
-    let base_url = match (&p.base_url, p.kind.default_base_url()) {
+    let vertex = vertex(cx, &path, p);
+    let aws = aws(cx, &path, p);
+    let derived = match (&vertex, &aws) {
+        (Some(v), _) if v.location == "global" => {
+            Some("https://aiplatform.googleapis.com".to_owned())
+        }
+        (Some(v), _) => Some(format!("https://{}-aiplatform.googleapis.com", v.location)),
+        (None, Some(a)) => Some(format!(
+            "https://bedrock-runtime.{}.amazonaws.com",
+            a.region
+        )),
+        (None, None) => p.kind.default_base_url().map(str::to_owned),
+    };
+    let base_url = match (&p.base_url, derived) {
         (Some(u), _) => check_url(cx, &format!("{path}.base_url"), u),
-        (None, Some(d)) => d.to_owned(),
+        (None, Some(d)) => d,
         (None, None) => {
             cx.at::<()>(
                 format!("{path}.base_url"),
@@ -300,14 +360,35 @@ fn provider(
             Err(e) => cx.at::<()>(format!("{path}.headers.{h}"), None, e),
         }
     }
-    let api_version = match p.kind.wire() {
-        Wire::Azure => Some(
-            p.api_version
-                .clone()
-                .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned()),
-        ),
-        Wire::OpenAi => None,
+    let api_version = (p.kind.wire() == Wire::Azure).then(|| {
+        p.api_version
+            .clone()
+            .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned())
+    });
+    let only = |cx: &mut Ctx<'_>, field: &str, set: bool, kinds: &[ProviderKind]| {
+        if set && !kinds.contains(&p.kind) {
+            let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+            cx.at::<()>(
+                format!("{path}.{field}"),
+                None,
+                format!("`{field}` applies only to type {}", names.join(" or ")),
+            );
+        }
     };
+    only(
+        cx,
+        "default_max_tokens",
+        p.default_max_tokens.is_some(),
+        &[ProviderKind::Anthropic, ProviderKind::Bedrock],
+    );
+    only(cx, "task", p.task.is_some(), &[ProviderKind::Huggingface]);
+    if p.default_max_tokens == Some(0) {
+        cx.at::<()>(
+            format!("{path}.default_max_tokens"),
+            None,
+            "must be at least 1",
+        );
+    }
     Some(ProviderConfig {
         name: name.to_owned(),
         kind: p.kind,
@@ -316,6 +397,125 @@ fn provider(
         api_version,
         headers,
         timeouts: defaults.overlay(p.timeouts),
+        default_max_tokens: p.default_max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        vertex,
+        aws,
+        hf_task: p.task.unwrap_or_default(),
+    })
+}
+
+fn vertex(cx: &mut Ctx<'_>, path: &str, p: &RawProvider) -> Option<VertexConfig> {
+    let any = p.project.is_some() || p.location.is_some() || p.credentials_file.is_some();
+    if p.kind != ProviderKind::Vertex {
+        if any {
+            cx.at::<()>(
+                path,
+                None,
+                "`project`, `location` and `credentials_file` apply only to type `vertex`",
+            );
+        }
+        return None;
+    }
+    let project = p.project.clone().unwrap_or_else(|| {
+        cx.at::<()>(
+            format!("{path}.project"),
+            None,
+            "type `vertex` needs `project`",
+        );
+        String::new()
+    });
+    let credentials_file = p.credentials_file.clone().unwrap_or_else(|| {
+        cx.at::<()>(
+            format!("{path}.credentials_file"),
+            None,
+            "type `vertex` needs `credentials_file` (a service-account key file)",
+        );
+        String::new()
+    });
+    let location = p
+        .location
+        .clone()
+        .unwrap_or_else(|| "us-central1".to_owned());
+    if !location
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        cx.at::<()>(
+            format!("{path}.location"),
+            None,
+            format!("`{location}` is not a region name"),
+        );
+    }
+    Some(VertexConfig {
+        project,
+        location,
+        credentials_file: PathBuf::from(credentials_file),
+    })
+}
+
+fn aws(cx: &mut Ctx<'_>, path: &str, p: &RawProvider) -> Option<AwsConfig> {
+    let any = p.region.is_some()
+        || p.aws_access_key_id.is_some()
+        || p.aws_secret_access_key.is_some()
+        || p.aws_session_token.is_some();
+    if p.kind != ProviderKind::Bedrock {
+        if any {
+            cx.at::<()>(
+                path,
+                None,
+                "`region` and `aws_*` fields apply only to type `bedrock`",
+            );
+        }
+        return None;
+    }
+    let region = p.region.clone().unwrap_or_else(|| "us-east-1".to_owned());
+    if !region
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        cx.at::<()>(
+            format!("{path}.region"),
+            None,
+            format!("`{region}` is not a region name"),
+        );
+    }
+    let mut secret = |field: &str, given: &Option<Spanned<String>>, default_env: &str| {
+        let reference = given
+            .as_ref()
+            .map_or_else(|| format!("env:{default_env}"), |s| s.value.clone());
+        match resolve(&reference, cx.env) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                cx.at(format!("{path}.{field}"), given.as_ref(), e);
+                None
+            }
+        }
+    };
+    let access_key_id = secret(
+        "aws_access_key_id",
+        &p.aws_access_key_id,
+        "AWS_ACCESS_KEY_ID",
+    );
+    let secret_access_key = secret(
+        "aws_secret_access_key",
+        &p.aws_secret_access_key,
+        "AWS_SECRET_ACCESS_KEY",
+    );
+    let session_token = match &p.aws_session_token {
+        Some(_) => secret(
+            "aws_session_token",
+            &p.aws_session_token,
+            "AWS_SESSION_TOKEN",
+        ),
+        None => (cx.env)("AWS_SESSION_TOKEN")
+            .filter(|v| !v.trim().is_empty())
+            .map(Secret::new),
+    };
+    Some(AwsConfig {
+        region,
+        access_key_id: access_key_id.unwrap_or_else(|| Secret::new("")),
+        secret_access_key: secret_access_key.unwrap_or_else(|| Secret::new("")),
+        session_token,
     })
 }
 

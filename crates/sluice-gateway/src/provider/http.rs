@@ -35,6 +35,55 @@ pub fn client(timeouts: &Timeouts) -> Result<reqwest::Client, Error> {
         .map_err(|e| Error::internal(format!("cannot build HTTP client: {}", e.without_url())))
 }
 
+/// Extra headers from config, marked sensitive (values may be secrets).
+pub fn static_headers(headers: &[(String, crate::config::Secret)]) -> Result<HeaderMap, Error> {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| Error::internal(format!("invalid header name `{k}`")))?;
+        map.insert(name, sensitive(v.expose())?);
+    }
+    Ok(map)
+}
+
+/// A header value that is never logged.
+pub fn sensitive(value: &str) -> Result<reqwest::header::HeaderValue, Error> {
+    let mut v = reqwest::header::HeaderValue::from_str(value)
+        .map_err(|_| Error::internal("a credential contains characters not allowed in a header"))?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// Checks that a streaming request got an event stream. Otherwise the
+/// body is read: the upstream's error if it is one, else a protocol error.
+pub async fn expect_event_stream(
+    resp: reqwest::Response,
+    provider: &str,
+    parse: fn(u16, &[u8]) -> Error,
+) -> Result<reqwest::Response, Error> {
+    let is_sse = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    if is_sse {
+        return Ok(resp);
+    }
+    let status = resp.status().as_u16();
+    let body = read_body(resp, MAX_RESPONSE_BYTES, provider).await?;
+    let looks_like_error = serde_json::from_slice::<serde_json::Value>(&body)
+        .is_ok_and(|v| v.get("error").is_some_and(|e| !e.is_null()));
+    let err = if looks_like_error {
+        parse(status.max(500), &body)
+    } else {
+        Error::new(
+            ErrorKind::UpstreamProtocol,
+            format!("upstream `{provider}` did not answer with an event stream"),
+        )
+    };
+    Err(err.with_provider(provider))
+}
+
 /// Maps a transport failure. The URL is stripped: some providers carry
 /// credentials in the query string.
 pub fn transport_error(e: reqwest::Error, provider: &str) -> Error {

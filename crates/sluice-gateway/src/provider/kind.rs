@@ -1,6 +1,6 @@
 //! The provider types Sluice knows, and what each implies by default: base
-//! URL, the environment variable holding its key, the wire format it speaks,
-//! and how its models are addressed when Sluice runs with no config file.
+//! URL, the environment variables that enable it in zero-config mode, the
+//! wire format it speaks, and how its models are addressed.
 
 use serde::Deserialize;
 
@@ -11,6 +11,20 @@ pub enum Wire {
     OpenAi,
     /// Azure OpenAI deployment URLs with `api-version` and the `api-key` header.
     Azure,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Gemini `generateContent` on AI Studio (API key).
+    Gemini,
+    /// Gemini `generateContent` on Vertex AI (service-account token).
+    Vertex,
+    /// AWS Bedrock Converse / ConverseStream (SigV4).
+    Bedrock,
+    /// Cohere v2 chat, embed and rerank.
+    Cohere,
+    /// Hugging Face serverless inference / TGI.
+    HuggingFace,
+    /// Replicate predictions.
+    Replicate,
 }
 
 /// A provider type, as written in `providers.<name>.type`.
@@ -19,6 +33,13 @@ pub enum Wire {
 pub enum ProviderKind {
     Openai,
     Azure,
+    Anthropic,
+    Gemini,
+    Vertex,
+    Bedrock,
+    Cohere,
+    Huggingface,
+    Replicate,
     Deepseek,
     Mistral,
     Groq,
@@ -39,6 +60,13 @@ impl ProviderKind {
     pub const ALL: &'static [ProviderKind] = &[
         Self::Openai,
         Self::Azure,
+        Self::Anthropic,
+        Self::Gemini,
+        Self::Vertex,
+        Self::Bedrock,
+        Self::Cohere,
+        Self::Huggingface,
+        Self::Replicate,
         Self::Deepseek,
         Self::Mistral,
         Self::Groq,
@@ -58,6 +86,13 @@ impl ProviderKind {
         match self {
             Self::Openai => "openai",
             Self::Azure => "azure",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
+            Self::Vertex => "vertex",
+            Self::Bedrock => "bedrock",
+            Self::Cohere => "cohere",
+            Self::Huggingface => "huggingface",
+            Self::Replicate => "replicate",
             Self::Deepseek => "deepseek",
             Self::Mistral => "mistral",
             Self::Groq => "groq",
@@ -77,14 +112,27 @@ impl ProviderKind {
     pub fn wire(self) -> Wire {
         match self {
             Self::Azure => Wire::Azure,
+            Self::Anthropic => Wire::Anthropic,
+            Self::Gemini => Wire::Gemini,
+            Self::Vertex => Wire::Vertex,
+            Self::Bedrock => Wire::Bedrock,
+            Self::Cohere => Wire::Cohere,
+            Self::Huggingface => Wire::HuggingFace,
+            Self::Replicate => Wire::Replicate,
             _ => Wire::OpenAi,
         }
     }
 
-    /// The base URL used when the config gives none.
+    /// The base URL used when the config gives none. Vertex and Bedrock
+    /// derive theirs from `location` / `region` instead.
     pub fn default_base_url(self) -> Option<&'static str> {
         Some(match self {
             Self::Openai => "https://api.openai.com/v1",
+            Self::Anthropic => "https://api.anthropic.com",
+            Self::Gemini => "https://generativelanguage.googleapis.com",
+            Self::Cohere => "https://api.cohere.com",
+            Self::Huggingface => "https://router.huggingface.co/v1",
+            Self::Replicate => "https://api.replicate.com/v1",
             Self::Deepseek => "https://api.deepseek.com/v1",
             Self::Mistral => "https://api.mistral.ai/v1",
             Self::Groq => "https://api.groq.com/openai/v1",
@@ -96,7 +144,7 @@ impl ProviderKind {
             Self::Vllm => "http://127.0.0.1:8000/v1",
             Self::Llamacpp => "http://127.0.0.1:8081/v1",
             Self::Lmstudio => "http://127.0.0.1:1234/v1",
-            Self::Azure | Self::OpenaiCompatible => return None,
+            Self::Azure | Self::Vertex | Self::Bedrock | Self::OpenaiCompatible => return None,
         })
     }
 
@@ -105,6 +153,13 @@ impl ProviderKind {
         Some(match self {
             Self::Openai => "OPENAI_API_KEY",
             Self::Azure => "AZURE_OPENAI_API_KEY",
+            Self::Anthropic => "ANTHROPIC_API_KEY",
+            Self::Gemini => "GEMINI_API_KEY",
+            Self::Vertex => "GOOGLE_APPLICATION_CREDENTIALS",
+            Self::Bedrock => "AWS_ACCESS_KEY_ID",
+            Self::Cohere => "COHERE_API_KEY",
+            Self::Huggingface => "HF_TOKEN",
+            Self::Replicate => "REPLICATE_API_TOKEN",
             Self::Deepseek => "DEEPSEEK_API_KEY",
             Self::Mistral => "MISTRAL_API_KEY",
             Self::Groq => "GROQ_API_KEY",
@@ -128,6 +183,13 @@ impl ProviderKind {
         match self {
             Self::Openai => "OPENAI_BASE_URL",
             Self::Azure => "AZURE_OPENAI_ENDPOINT",
+            Self::Anthropic => "ANTHROPIC_BASE_URL",
+            Self::Gemini => "GEMINI_BASE_URL",
+            Self::Vertex => "VERTEX_BASE_URL",
+            Self::Bedrock => "BEDROCK_BASE_URL",
+            Self::Cohere => "COHERE_BASE_URL",
+            Self::Huggingface => "HF_BASE_URL",
+            Self::Replicate => "REPLICATE_BASE_URL",
             Self::Deepseek => "DEEPSEEK_BASE_URL",
             Self::Mistral => "MISTRAL_BASE_URL",
             Self::Groq => "GROQ_BASE_URL",
@@ -143,9 +205,10 @@ impl ProviderKind {
         }
     }
 
-    /// Whether a key is required to use this provider.
+    /// Whether an `api_key` is required to use this provider. Vertex and
+    /// Bedrock authenticate with their own credential fields instead.
     pub fn needs_key(self) -> bool {
-        self.key_env().is_some()
+        self.key_env().is_some() && !matches!(self, Self::Vertex | Self::Bedrock)
     }
 
     /// Whether this is a server on the user's own machine or network.
@@ -168,6 +231,9 @@ impl ProviderKind {
                 "chatgpt-*",
                 "text-embedding-*",
             ],
+            Self::Anthropic => &["claude-*"],
+            Self::Gemini => &["gemini-*", "text-embedding-004", "gemini-embedding-*"],
+            Self::Cohere => &["command-*", "embed-*", "rerank-*"],
             Self::Deepseek => &["deepseek-*"],
             Self::Mistral => &[
                 "mistral-*",

@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName};
 use serde::Deserialize;
 use sluice_protocol::openai::chat::WireUsage;
 use sluice_protocol::openai::embeddings::EmbeddingsUsage;
@@ -21,7 +21,8 @@ use sluice_protocol::{Error, ErrorKind, Usage};
 use super::http::{self, MAX_RESPONSE_BYTES};
 use super::keys::KeyRing;
 use super::{
-    ChatCall, ChatReply, Chunk, ChunkStream, Completion, EmbedInput, Provider, ProviderKind,
+    ChatCall, ChatOutput, ChatReply, Chunk, ChunkStream, Completion, EmbedInput, Provider,
+    ProviderKind,
 };
 use crate::config::ProviderConfig;
 
@@ -49,15 +50,7 @@ pub struct OpenAiProvider {
 impl OpenAiProvider {
     /// Builds the client from its config.
     pub fn new(cfg: &ProviderConfig) -> Result<Self, Error> {
-        let mut headers = HeaderMap::new();
-        for (k, v) in &cfg.headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| Error::internal(format!("invalid header name `{k}`")))?;
-            let mut value = HeaderValue::from_str(v.expose())
-                .map_err(|_| Error::internal(format!("invalid value for header `{k}`")))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
+        let headers = http::static_headers(&cfg.headers)?;
         let azure = (cfg.kind == ProviderKind::Azure).then(|| {
             let v = cfg.api_version.clone().unwrap_or_default();
             if v == "v1" || cfg.base_url.ends_with("/openai/v1") {
@@ -117,8 +110,7 @@ impl OpenAiProvider {
                 Some(_) => (HeaderName::from_static("api-key"), key.expose().to_owned()),
                 None => (AUTHORIZATION, format!("Bearer {}", key.expose())),
             };
-            if let Ok(mut v) = HeaderValue::from_str(&value) {
-                v.set_sensitive(true);
+            if let Ok(v) = http::sensitive(&value) {
                 rb = rb.header(name, v);
             }
         }
@@ -141,7 +133,7 @@ impl Provider for OpenAiProvider {
         self.kind
     }
 
-    async fn chat(&self, call: ChatCall<'_>) -> Result<ChatReply, Error> {
+    async fn chat(&self, call: ChatCall<'_>) -> Result<ChatOutput, Error> {
         let raw = call.input.raw();
         let stream = raw.head.stream;
         let body = raw
@@ -153,15 +145,9 @@ impl Provider for OpenAiProvider {
             return Err(http::error_response(resp, &self.name, wire_error::from_response).await);
         }
         if stream {
-            let is_sse = resp
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("text/event-stream"));
-            if !is_sse {
-                return Err(not_a_stream(resp, &self.name).await);
-            }
-            return Ok(ChatReply::Stream(chunk_stream(resp, self.name.clone())));
+            let resp =
+                http::expect_event_stream(resp, &self.name, wire_error::from_response).await?;
+            return Ok(ChatReply::Stream(chunk_stream(resp, self.name.clone())).into());
         }
         let body = http::read_body(resp, MAX_RESPONSE_BYTES, &self.name).await?;
         let peek: CompletionPeek = serde_json::from_slice(&body).map_err(|e| {
@@ -179,7 +165,8 @@ impl Provider for OpenAiProvider {
             usage: peek.usage.map(Usage::from),
             model: peek.model,
             body,
-        }))
+        })
+        .into())
     }
 
     async fn embeddings(
@@ -213,32 +200,6 @@ impl Provider for OpenAiProvider {
             body,
         })
     }
-}
-
-/// The error for a streaming request answered with something other than an
-/// event stream: the upstream's error if the body is one, else a protocol error.
-async fn not_a_stream(resp: reqwest::Response, provider: &str) -> Error {
-    let status = resp.status().as_u16();
-    let body = match http::read_body(resp, MAX_RESPONSE_BYTES, provider).await {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
-    let is_error = serde_json::from_slice::<ErrorPeek>(&body).is_ok_and(|e| e.error.is_some());
-    let err = if is_error {
-        wire_error::from_parts(status.max(500), wire_error::parts_from_body(&body))
-    } else {
-        Error::new(
-            ErrorKind::UpstreamProtocol,
-            format!("upstream `{provider}` did not answer with an event stream"),
-        )
-    };
-    err.with_provider(provider)
-}
-
-#[derive(Deserialize)]
-struct ErrorPeek {
-    #[serde(default)]
-    error: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]

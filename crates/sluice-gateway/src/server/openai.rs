@@ -111,7 +111,11 @@ async fn chat_inner(ctx: &RequestCtx, route: &RouteConfig, body: Body) -> Result
     let answer = exec::chat(&input, &targets, record).await?;
     let overhead = record.elapsed().saturating_sub(answer.upstream_time);
     note_answer(ctx, &answer, overhead);
-    match answer.value {
+    let dropped = answer.value.dropped.join(",");
+    if !dropped.is_empty() {
+        record.update(|r| r.dropped_params.clone_from(&answer.value.dropped));
+    }
+    let mut resp = match answer.value.reply {
         ChatReply::Complete(c) => {
             let usage = c.usage.unwrap_or_else(|| {
                 tokens::estimated(tokens::prompt_of(&input), tokens::completion_body(&c.body))
@@ -121,12 +125,12 @@ async fn chat_inner(ctx: &RequestCtx, route: &RouteConfig, body: Body) -> Result
                 r.meta.response_model = c.model.clone();
             });
             record.finish_ok();
-            Ok(json_response(
+            json_response(
                 c.body,
                 answer.provider.name(),
                 &answer.upstream_model,
                 overhead,
-            ))
+            )
         }
         ChatReply::Stream(stream) => {
             let body = sse::openai_body(stream, head.include_usage, record.clone(), input.clone());
@@ -144,9 +148,15 @@ async fn chat_inner(ctx: &RequestCtx, route: &RouteConfig, body: Body) -> Result
                 &answer.upstream_model,
                 overhead,
             );
-            Ok(resp)
+            resp
         }
+    };
+    if !dropped.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&dropped)
+    {
+        resp.headers_mut().insert("x-sluice-dropped-params", v);
     }
+    Ok(resp)
 }
 
 async fn embeddings_on(ctx: RequestCtx, route: &RouteConfig, body: Body) -> Response {

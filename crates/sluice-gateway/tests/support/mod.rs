@@ -1,10 +1,5 @@
 //! Test harness: a gateway and a mock provider on ephemeral ports, in process.
 
-#![expect(
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test support fails loudly"
-)]
 
 use std::sync::Arc;
 use std::time::Duration;

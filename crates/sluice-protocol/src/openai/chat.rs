@@ -221,6 +221,9 @@ pub struct Tool {
     #[serde(rename = "type")]
     pub kind: String,
     pub function: FunctionDef,
+    /// E.g. `cache_control`, passed to providers that understand it.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// A function tool's declaration.
@@ -350,6 +353,41 @@ pub struct ResponseMessage {
 
 fn assistant_role() -> String {
     "assistant".to_owned()
+}
+
+impl ChatChunk {
+    /// A chunk with one choice carrying `delta`.
+    pub fn delta(id: &str, created: u64, model: &str, delta: Delta, finish: Option<&str>) -> Self {
+        Self {
+            id: id.to_owned(),
+            object: chunk_object(),
+            created,
+            model: model.to_owned(),
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason: finish.map(str::to_owned),
+                logprobs: None,
+            }],
+            usage: None,
+            system_fingerprint: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// The usage-only chunk that ends a stream when usage is requested.
+    pub fn usage(id: &str, created: u64, model: &str, usage: WireUsage) -> Self {
+        Self {
+            id: id.to_owned(),
+            object: chunk_object(),
+            created,
+            model: model.to_owned(),
+            choices: Vec::new(),
+            usage: Some(usage),
+            system_fingerprint: None,
+            extra: Map::new(),
+        }
+    }
 }
 
 /// One `chat.completion.chunk` of a stream.

@@ -1,0 +1,12 @@
+//! The Anthropic Messages format.
+//!
+//! - [`wire`]: request, response, stream event and error types;
+//! - [`convert`]: OpenAI request → Anthropic request, Anthropic response →
+//!   OpenAI response;
+//! - [`stream`]: Anthropic stream events → OpenAI chunks;
+//! - [`error`]: Anthropic error bodies → [`crate::Error`].
+
+pub mod convert;
+pub mod error;
+pub mod stream;
+pub mod wire;
