@@ -1,6 +1,7 @@
 //! OpenAI clients reaching an Anthropic upstream through the gateway.
 #![cfg(test)]
 
+#[cfg(test)]
 pub mod support;
 
 use serde_json::{Value, json};

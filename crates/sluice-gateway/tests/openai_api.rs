@@ -1,5 +1,6 @@
 //! The OpenAI-compatible surface against the mock provider, in process.
 
+#[cfg(test)]
 pub mod support;
 
 use serde_json::{Value, json};

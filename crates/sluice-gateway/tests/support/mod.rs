@@ -1,6 +1,5 @@
 //! Test harness: a gateway and a mock provider on ephemeral ports, in process.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 
