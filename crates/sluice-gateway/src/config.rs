@@ -10,7 +10,9 @@
 //! request path.
 
 pub mod defaults;
+mod models;
 pub mod raw;
+pub mod routing;
 pub mod secret;
 pub mod units;
 mod validate;

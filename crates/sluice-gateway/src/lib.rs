@@ -17,8 +17,10 @@
 pub mod config;
 pub mod exec;
 pub mod ledger;
+pub mod pricing;
 pub mod provider;
 pub mod record;
+pub mod reload;
 pub mod routing;
 pub mod server;
 pub mod state;

@@ -160,6 +160,12 @@ pub trait Provider: Send + Sync + 'static {
         input: &EmbedInput,
         upstream_model: &str,
     ) -> Result<Completion, Error>;
+
+    /// A cheap call that shows whether the upstream is reachable, for active
+    /// health checks. `None` when the provider has no free call to make.
+    async fn probe(&self) -> Option<Result<(), Error>> {
+        None
+    }
 }
 
 /// Builds the client for one configured provider.

@@ -4,10 +4,14 @@
 //! one place. [`serve`] runs the accept loop with per-connection settings
 //! (`TCP_NODELAY`, header read timeout) and graceful shutdown.
 
+mod answer;
 mod body;
+mod chat;
 mod context;
+mod embeddings;
 mod errors;
 mod health;
+mod meta;
 mod openai;
 mod sse;
 

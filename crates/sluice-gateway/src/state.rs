@@ -17,6 +17,8 @@ use crate::config::{Config, RouteConfig};
 use crate::ledger::Ledger;
 use crate::provider::{self, Provider};
 use crate::routing::ModelTable;
+use crate::routing::health::{self, HealthChecks};
+use crate::routing::stats::StatsRegistry;
 
 /// Everything built from one config.
 pub struct Runtime {
@@ -25,22 +27,26 @@ pub struct Runtime {
     pub models: ModelTable,
     /// Increases by one with every successful reload.
     pub generation: u64,
+    /// Active health checks of this snapshot; stop when it is replaced.
+    _health: HealthChecks,
 }
 
 impl Runtime {
     /// Builds provider clients and tables. Fails only if a client cannot be
     /// built (the config itself is already validated).
-    pub fn build(config: Config, generation: u64) -> Result<Self, Error> {
+    pub fn build(config: Config, generation: u64, stats: &StatsRegistry) -> Result<Self, Error> {
         let mut providers = HashMap::with_capacity(config.providers.len());
         for p in &config.providers {
             providers.insert(p.name.clone(), provider::build(p)?);
         }
-        let models = ModelTable::build(&config, &providers);
+        let models = ModelTable::build(&config, &providers, stats)?;
+        let health = health::spawn(&models);
         Ok(Self {
             config: Arc::new(config),
             providers,
             models,
             generation,
+            _health: health,
         })
     }
 
@@ -75,17 +81,37 @@ pub struct Gateway {
     runtime: ArcSwap<Runtime>,
     generation: AtomicU64,
     ledger: Ledger,
+    /// Per-target observations, kept across reloads.
+    stats: StatsRegistry,
 }
 
 impl Gateway {
     /// A gateway serving `config`.
     pub fn new(config: Config, ledger: Ledger) -> Result<Arc<Self>, Error> {
-        let rt = Runtime::build(config, 1)?;
+        crate::tokens::warm_up();
+        let stats = StatsRegistry::default();
+        let rt = Runtime::build(config, 1, &stats)?;
         Ok(Arc::new(Self {
             runtime: ArcSwap::from_pointee(rt),
             generation: AtomicU64::new(1),
             ledger,
+            stats,
         }))
+    }
+
+    /// Per-target observations (in flight, averages, breaker state).
+    pub fn stats(&self) -> &StatsRegistry {
+        &self.stats
+    }
+
+    /// Every group of the current config, with its targets' live state.
+    pub fn routes_view(&self) -> Vec<crate::routing::GroupView> {
+        self.snapshot()
+            .models
+            .groups()
+            .iter()
+            .map(|g| g.view())
+            .collect()
     }
 
     /// The current runtime. Load once per request.
@@ -102,7 +128,7 @@ impl Gateway {
     /// their snapshot. Returns the new generation.
     pub fn reload(&self, config: Config) -> Result<u64, Error> {
         let generation = self.generation.load(Ordering::Acquire) + 1;
-        let rt = Runtime::build(config, generation)?;
+        let rt = Runtime::build(config, generation, &self.stats)?;
         self.runtime.store(Arc::new(rt));
         self.generation.store(generation, Ordering::Release);
         Ok(generation)

@@ -8,6 +8,14 @@
 use sluice_protocol::openai::chat::{ChatRequest, ChatResponse, Content, ContentPart};
 use sluice_protocol::{Usage, UsageSource};
 
+/// Loads the tokenizer's tables in the background so that no request pays
+/// for their one-time initialisation. Call once at start-up.
+pub fn warm_up() {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn_blocking(|| count("warm up"));
+    }
+}
+
 /// Tokens in `text`.
 pub fn count(text: &str) -> u64 {
     tiktoken_rs::o200k_base_singleton().count_ordinary(text) as u64

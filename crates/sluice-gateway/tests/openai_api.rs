@@ -345,9 +345,17 @@ async fn hang_before_first_token_times_out() {
     let started = std::time::Instant::now();
     let resp = h.chat(&json!({"model": "gpt-test", "stream": true, "messages": [{"role": "user", "content": "<<mock hang>>"}]})).await;
     assert_eq!(resp.status(), 504);
-    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    // One target: the default policy tries it twice (2s first-token timeout each).
+    assert!(started.elapsed() < std::time::Duration::from_secs(6));
     let recs = h.records(1).await;
     assert_eq!(recs[0].outcome, Outcome::Timeout);
+    let outcomes: Vec<_> = recs[0]
+        .attempts
+        .iter()
+        .map(|a| a.outcome.as_str())
+        .collect();
+    assert_eq!(outcomes, ["upstream_timeout", "upstream_timeout"]);
+    assert_eq!(h.mock.requests().len(), 2);
 }
 
 #[tokio::test]

@@ -81,9 +81,17 @@ pub struct Attempt {
     pub upstream_model: String,
     /// The upstream's HTTP status, if it answered.
     pub status: Option<u16>,
-    /// `ok`, or the error kind.
+    /// `ok`, `hedge_lost`, or the error kind.
     pub outcome: String,
     pub latency_ms: f64,
+    /// Why this target was tried: the strategy, `fallback_after_<kind>`,
+    /// `retry_after_<kind>`, `hedge`...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Tokens this attempt is believed to have cost when it did not
+    /// answer (a cancelled hedge loser): its prompt, estimated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 /// One request, as the ledger keeps it.
@@ -112,6 +120,9 @@ pub struct RequestRecord {
     /// Time the gateway itself added before the response started.
     pub gateway_ms: Option<f64>,
     pub attempts: Vec<Attempt>,
+    /// Why the answering target was chosen (see `Attempt::reason`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_reason: Option<String>,
     /// Client metadata sent in the `x-sluice-metadata` header.
     pub metadata: Option<serde_json::Value>,
     /// Parameters dropped in translation.
@@ -139,6 +150,7 @@ impl RequestRecord {
             ttft_ms: None,
             gateway_ms: None,
             attempts: Vec::new(),
+            route_reason: None,
             metadata: None,
             dropped_params: Vec::new(),
         }

@@ -44,7 +44,7 @@ pub async fn run(listen: SocketAddr, log_format: LogFormat) -> anyhow::Result<()
         mock.url()
     );
     println!("{}", examples(listen));
-    run::serve(cfg, Some(listen), log_format).await
+    run::serve(cfg, Some(listen), log_format, None).await
 }
 
 fn examples(addr: SocketAddr) -> String {

@@ -1,6 +1,7 @@
 //! The subcommands.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use sluice_gateway::Gateway;
 use sluice_gateway::config::{self, Config};
 use sluice_gateway::ledger::Ledger;
 use sluice_gateway::provider::ProviderKind;
+use sluice_gateway::reload::Reloader;
 use sluice_gateway::server::{self, ServeOptions};
 use sluice_store::LogSink;
 use tokio::net::TcpListener;
@@ -35,7 +37,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                     listen.unwrap_or_else(default_listen),
                 ),
             };
-            serve(cfg, listen, cli.log_format).await?;
+            serve(cfg, listen, cli.log_format, config.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { config } => match config::load(&config) {
@@ -84,6 +86,7 @@ pub async fn serve(
     cfg: Config,
     listen: Option<SocketAddr>,
     log_format: LogFormat,
+    config_path: Option<&Path>,
 ) -> anyhow::Result<()> {
     let addr = listen.unwrap_or(cfg.server.listen);
     let (ledger, ledger_task) = Ledger::start(Arc::new(LogSink {
@@ -95,9 +98,15 @@ pub async fn serve(
     let local = listener.local_addr()?;
     print_banner(&cfg, local);
     let gw = Gateway::new(cfg, ledger).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Hot reload from the file (changes and SIGHUP); the listener stays.
+    let reloader =
+        config_path.map(|p| Reloader::new(p, gw.clone(), move |c| c.server.listen = local));
+    let watch = reloader.as_ref().map(Reloader::watch);
     let app = server::app(gw.clone());
     server::serve(listener, app, ServeOptions::default(), shutdown_signal()).await;
     tracing::info!("shutting down: flushing the request ledger");
+    drop(watch);
+    drop(reloader);
     drop(gw);
     if tokio::time::timeout(Duration::from_secs(10), ledger_task.shutdown())
         .await
@@ -127,7 +136,7 @@ fn print_banner(cfg: &Config, addr: SocketAddr) {
             let mut names: Vec<&str> = cfg
                 .models
                 .iter()
-                .filter(|m| m.provider == p.name)
+                .filter(|m| m.providers().any(|name| name == p.name))
                 .map(|m| m.name.as_str())
                 .collect();
             names.truncate(8);

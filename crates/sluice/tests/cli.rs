@@ -1,5 +1,9 @@
 //! The `sluice` binary: `check`, and `serve` with zero config.
 #![cfg(test)]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "synchronous tests that wait on child processes"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -179,5 +183,95 @@ fn zero_config_enables_providers_from_the_environment() {
     assert_eq!(
         reqs[0].header("authorization"),
         Some("Bearer sk-zero-config")
+    );
+}
+
+fn serve_config(path: &std::path::Path) -> Served {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut served = Served {
+        child: cmd.spawn().unwrap(),
+        url: String::new(),
+        banner: String::new(),
+    };
+    let mut reader = BufReader::new(served.child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "exited early: {}",
+            served.banner
+        );
+        served.banner.push_str(&line);
+        if let Some(url) = line.trim().strip_prefix("listening on ") {
+            served.url = url.to_owned();
+            std::thread::spawn(move || for _ in reader.lines() {});
+            return served;
+        }
+    }
+}
+
+fn status_of(url: &str, model: &str) -> u16 {
+    post(
+        url,
+        &format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#),
+    )
+    .0
+}
+
+fn wait_for(mut ok: impl FnMut() -> bool) -> bool {
+    for _ in 0..60 {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn config_reloads_on_file_change_and_sighup_and_refuses_bad_files() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mock = rt.block_on(sluice_mock::MockServer::start()).unwrap();
+    let config = |models: &[&str]| {
+        let mut y = format!(
+            "providers:\n  mock:\n    type: openai_compatible\n    base_url: {}/v1\nmodels:\n",
+            mock.url()
+        );
+        for m in models {
+            y.push_str(&format!("  - {{ name: {m}, provider: mock }}\n"));
+        }
+        y
+    };
+    let path = write_temp("reload.yaml", &config(&["m1"]));
+    let s = serve_config(&path);
+    let _enter = rt.enter();
+    assert_eq!(status_of(&s.url, "m1"), 200);
+    assert_eq!(status_of(&s.url, "m2"), 404);
+
+    std::fs::write(&path, config(&["m1", "m2"])).unwrap();
+    assert!(
+        wait_for(|| status_of(&s.url, "m2") == 200),
+        "file change reloaded the config"
+    );
+
+    std::fs::write(&path, "models: [ {name: broken, provider: nobody} ]\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        status_of(&s.url, "m2"),
+        200,
+        "a bad file is refused and the old config keeps serving"
+    );
+
+    // With the watcher's view of the file unchanged, SIGHUP reloads too.
+    std::fs::write(&path, config(&["m1", "m2", "m3"])).unwrap();
+    let pid = s.child.id().to_string();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(
+        wait_for(|| status_of(&s.url, "m3") == 200),
+        "SIGHUP reloaded the config"
     );
 }

@@ -31,19 +31,9 @@ pub fn from_env(env: Env<'_>, listen: SocketAddr) -> Config {
         let Some(p) = detect(kind, &get) else {
             continue;
         };
-        models.push(ModelConfig {
-            name: format!("{}/*", p.name),
-            aliases: Vec::new(),
-            provider: p.name.clone(),
-            model: None,
-        });
+        models.push(ModelConfig::single(&format!("{}/*", p.name), &p, None));
         for pattern in kind.bare_model_patterns() {
-            models.push(ModelConfig {
-                name: (*pattern).to_owned(),
-                aliases: Vec::new(),
-                provider: p.name.clone(),
-                model: None,
-            });
+            models.push(ModelConfig::single(pattern, &p, None));
         }
         providers.push(p);
     }

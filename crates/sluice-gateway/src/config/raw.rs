@@ -10,6 +10,10 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::routing::{
+    RawAdaptive, RawBreaker, RawFallbacks, RawHealthCheck, RawHedge, RawRetries, RawTarget,
+    StickyBy, Strategy,
+};
 use super::units::{Dur, Size};
 use crate::provider::ProviderKind;
 
@@ -128,8 +132,9 @@ pub struct RawModel {
     /// The public name clients send. May contain one `*` wildcard, e.g.
     /// `openai/*` or `gpt-*`.
     pub name: Spanned<String>,
-    /// The provider serving it (a key of `providers:`).
-    pub provider: Spanned<String>,
+    /// The provider serving it (a key of `providers:`). Shorthand for a
+    /// single target; exclusive with `targets`.
+    pub provider: Option<Spanned<String>>,
     /// The upstream model name. `*` in it is replaced by what the wildcard in
     /// `name` matched. Default: the matched part for `prefix/*` names, else
     /// the requested name itself.
@@ -137,6 +142,26 @@ pub struct RawModel {
     /// Other public names for the same model.
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Several targets (a model group). Exclusive with `provider`.
+    pub targets: Option<Vec<RawTarget>>,
+    /// How targets are ordered per request. Default `priority`.
+    pub strategy: Option<Strategy>,
+    /// Keep a user, key, consumer, header or metadata value on one target.
+    pub sticky: Option<StickyBy>,
+    /// Retry rules; see `docs/routing.md`.
+    pub retries: Option<RawRetries>,
+    /// Other public models to fall back to for specific errors.
+    pub fallbacks: Option<RawFallbacks>,
+    /// Send a second request when the first is slow to its first token.
+    pub hedge: Option<RawHedge>,
+    /// Shift weight away from degraded targets (weighted groups).
+    pub adaptive: Option<RawAdaptive>,
+    /// Circuit breaker settings for this group's targets.
+    pub breaker: Option<RawBreaker>,
+    /// Probe every target periodically.
+    pub health_check: Option<RawHealthCheck>,
+    /// `lowest_latency`: fraction of requests sent to a random target. Default 0.1.
+    pub exploration: Option<f64>,
 }
 
 /// What a pinned route does when the client asks for another model.

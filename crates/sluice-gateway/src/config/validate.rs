@@ -4,7 +4,6 @@
 //! Runs at start-up, in `sluice check`, and on every reload. All problems are
 //! collected, not just the first, each with its YAML path and line.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,6 +11,7 @@ use std::time::Duration;
 use serde_saphyr::Spanned;
 
 use super::raw::{HfTask, OnModelMismatch, RawConfig, RawProvider, RawTimeouts};
+use super::routing::{GroupPolicy, TargetConfig};
 use super::secret::{Secret, resolve};
 use super::{ConfigError, Problem};
 use crate::provider::{ProviderKind, Wire};
@@ -65,7 +65,8 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
-    fn overlay(self, raw: Option<RawTimeouts>) -> Self {
+    /// These timeouts with the fields set in `raw` replaced.
+    pub fn overlay(self, raw: Option<RawTimeouts>) -> Self {
         let Some(r) = raw else { return self };
         Self {
             connect: r.connect.map_or(self.connect, |d| d.0),
@@ -137,15 +138,38 @@ impl ProviderConfig {
     }
 }
 
-/// One public model entry.
+/// One public model entry: a group of one or more targets and its policy.
 #[derive(Debug, Clone)]
 pub struct ModelConfig {
     /// Public name or wildcard pattern.
     pub name: String,
     pub aliases: Vec<String>,
-    pub provider: String,
-    /// Upstream model template (`*` is the wildcard capture).
-    pub model: Option<String>,
+    pub targets: Vec<TargetConfig>,
+    pub policy: GroupPolicy,
+}
+
+impl ModelConfig {
+    /// A model served by one provider with default routing.
+    pub fn single(name: &str, provider: &ProviderConfig, model: Option<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            aliases: Vec::new(),
+            targets: vec![TargetConfig {
+                provider: provider.name.clone(),
+                model,
+                weight: 1,
+                keys: None,
+                timeouts: provider.timeouts,
+                when: None,
+            }],
+            policy: GroupPolicy::simple(1),
+        }
+    }
+
+    /// The providers this entry uses.
+    pub fn providers(&self) -> impl Iterator<Item = &str> {
+        self.targets.iter().map(|t| t.provider.as_str())
+    }
 }
 
 /// One route (entry point under a path prefix).
@@ -172,13 +196,13 @@ impl RouteConfig {
     }
 }
 
-struct Ctx<'e> {
-    problems: Vec<Problem>,
-    env: &'e dyn Fn(&str) -> Option<String>,
+pub(super) struct Ctx<'e> {
+    pub(super) problems: Vec<Problem>,
+    pub(super) env: &'e dyn Fn(&str) -> Option<String>,
 }
 
 impl Ctx<'_> {
-    fn at<T>(
+    pub(super) fn at<T>(
         &mut self,
         path: impl Into<String>,
         span: Option<&Spanned<T>>,
@@ -192,7 +216,7 @@ impl Ctx<'_> {
     }
 }
 
-fn valid_name(s: &str) -> bool {
+pub(super) fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes()
@@ -216,8 +240,8 @@ pub fn validate(
         .iter()
         .filter_map(|(name, p)| provider(&mut cx, name, p, default_timeouts))
         .collect();
-    let models = models(&mut cx, &raw, &providers);
-    let routes = routes(&mut cx, &raw, &models);
+    let models = super::models::models(&mut cx, &raw, &providers);
+    let routes = super::models::routes(&mut cx, &raw, &models);
     if !cx.problems.is_empty() {
         return Err(ConfigError {
             origin: source.to_owned(),
@@ -533,143 +557,4 @@ fn check_url(cx: &mut Ctx<'_>, path: &str, u: &Spanned<String>) -> String {
             String::new()
         }
     }
-}
-
-fn models(cx: &mut Ctx<'_>, raw: &RawConfig, providers: &[ProviderConfig]) -> Vec<ModelConfig> {
-    let known: HashSet<&str> = raw.providers.keys().map(String::as_str).collect();
-    let mut names: HashSet<String> = HashSet::new();
-    let mut out = Vec::with_capacity(raw.models.len());
-    for (i, m) in raw.models.iter().enumerate() {
-        let path = format!("models[{i}]");
-        let name = m.name.value.trim();
-        if name.is_empty() {
-            cx.at(format!("{path}.name"), Some(&m.name), "must not be empty");
-        }
-        if name.matches('*').count() > 1 {
-            cx.at(
-                format!("{path}.name"),
-                Some(&m.name),
-                "at most one `*` wildcard is allowed",
-            );
-        }
-        for n in std::iter::once(name).chain(m.aliases.iter().map(String::as_str)) {
-            if !names.insert(n.to_owned()) {
-                cx.at(
-                    format!("{path}.name"),
-                    Some(&m.name),
-                    format!("the public name `{n}` is defined twice"),
-                );
-            }
-        }
-        if m.aliases.iter().any(|a| a.contains('*')) {
-            cx.at(
-                format!("{path}.aliases"),
-                Some(&m.name),
-                "aliases cannot contain `*`",
-            );
-        }
-        if !known.contains(m.provider.value.as_str()) {
-            let mut avail: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
-            avail.sort_unstable();
-            cx.at(
-                format!("{path}.provider"),
-                Some(&m.provider),
-                format!(
-                    "unknown provider `{}`; configured providers: [{}]",
-                    m.provider.value,
-                    avail.join(", ")
-                ),
-            );
-        }
-        out.push(ModelConfig {
-            name: name.to_owned(),
-            aliases: m.aliases.clone(),
-            provider: m.provider.value.clone(),
-            model: m.model.clone(),
-        });
-    }
-    out
-}
-
-fn routes(cx: &mut Ctx<'_>, raw: &RawConfig, models: &[ModelConfig]) -> Vec<RouteConfig> {
-    const RESERVED: &[&str] = &["/v1", "/healthz", "/readyz", "/metrics"];
-    let mut out = vec![RouteConfig::default_route()];
-    let mut names: HashSet<String> = HashSet::from(["default".to_owned()]);
-    let mut prefixes: HashSet<String> = HashSet::new();
-    let served = |name: &str| {
-        models.iter().any(|m| {
-            m.aliases.iter().any(|a| a == name) || crate::routing::pattern_matches(&m.name, name)
-        })
-    };
-    for (i, r) in raw.routes.iter().enumerate() {
-        let path = format!("routes[{i}]");
-        if !valid_name(&r.name.value) {
-            cx.at(
-                format!("{path}.name"),
-                Some(&r.name),
-                "route names use lowercase letters, digits, `_` and `-`",
-            );
-        }
-        if !names.insert(r.name.value.clone()) {
-            cx.at(
-                format!("{path}.name"),
-                Some(&r.name),
-                format!("route `{}` is defined twice", r.name.value),
-            );
-        }
-        let prefix = r.path.value.trim_end_matches('/').to_owned();
-        let well_formed = prefix.starts_with('/')
-            && prefix.len() > 1
-            && prefix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
-        if !well_formed {
-            cx.at(
-                format!("{path}.path"),
-                Some(&r.path),
-                "must look like `/team-a` (letters, digits, `-_./`)",
-            );
-        } else if RESERVED
-            .iter()
-            .any(|p| prefix == *p || prefix.starts_with(&format!("{p}/")))
-        {
-            cx.at(
-                format!("{path}.path"),
-                Some(&r.path),
-                format!("`{prefix}` is reserved"),
-            );
-        } else if !prefixes.insert(prefix.clone()) {
-            cx.at(
-                format!("{path}.path"),
-                Some(&r.path),
-                format!("path `{prefix}` is used twice"),
-            );
-        }
-        if let Some(m) = &r.model
-            && !served(&m.value)
-        {
-            cx.at(
-                format!("{path}.model"),
-                Some(m),
-                format!("no entry in `models` serves `{}`", m.value),
-            );
-        }
-        for (j, a) in r.allowed_models.iter().flatten().enumerate() {
-            if !served(a) {
-                cx.at::<()>(
-                    format!("{path}.allowed_models[{j}]"),
-                    None,
-                    format!("no entry in `models` serves `{a}`"),
-                );
-            }
-        }
-        out.push(RouteConfig {
-            name: r.name.value.clone(),
-            prefix,
-            pinned_model: r.model.as_ref().map(|m| m.value.clone()),
-            on_model_mismatch: r.on_model_mismatch,
-            allowed_models: r.allowed_models.clone(),
-        });
-    }
-    out
 }

@@ -101,6 +101,21 @@ impl Provider for AnthropicProvider {
         })
     }
 
+    async fn probe(&self) -> Option<Result<(), Error>> {
+        let url = self.url.replace("/v1/messages", "/v1/models");
+        let mut rb = self.client.get(url).headers(self.headers.clone());
+        if let Some(key) = self.keys.pick()
+            && let Ok(v) = http::sensitive(key.expose())
+        {
+            rb = rb.header(HeaderName::from_static("x-api-key"), v);
+        }
+        Some(match http::send(rb, &self.name).await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(http::error_response(r, &self.name, from_response).await),
+            Err(e) => Err(e),
+        })
+    }
+
     async fn embeddings(&self, _input: &EmbedInput, _model: &str) -> Result<Completion, Error> {
         Err(
             unsupported("Anthropic", "embeddings", "Anthropic has no embeddings API")

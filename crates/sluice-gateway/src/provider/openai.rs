@@ -169,6 +169,30 @@ impl Provider for OpenAiProvider {
         .into())
     }
 
+    async fn probe(&self) -> Option<Result<(), Error>> {
+        let url = match &self.azure {
+            Some(Azure::Deployments { api_version }) => {
+                format!("{}/openai/models?api-version={api_version}", self.base_url)
+            }
+            _ => format!("{}/models", self.base_url),
+        };
+        let mut rb = self.client.get(url).headers(self.headers.clone());
+        if let Some(key) = self.keys.pick() {
+            let (name, value) = match self.azure {
+                Some(_) => (HeaderName::from_static("api-key"), key.expose().to_owned()),
+                None => (AUTHORIZATION, format!("Bearer {}", key.expose())),
+            };
+            if let Ok(v) = http::sensitive(&value) {
+                rb = rb.header(name, v);
+            }
+        }
+        Some(match http::send(rb, &self.name).await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(http::error_response(r, &self.name, wire_error::from_response).await),
+            Err(e) => Err(e),
+        })
+    }
+
     async fn embeddings(
         &self,
         input: &EmbedInput,

@@ -18,6 +18,8 @@ pub const PROVIDER_KEY: &str = "sk-provider-canary-0123456789";
 pub struct Harness {
     pub url: String,
     pub mock: MockServer,
+    /// The second mock of [`Harness::start_two`].
+    pub mock_b: Option<MockServer>,
     pub sink: MemorySink,
     pub gw: Arc<Gateway>,
     stop: Option<oneshot::Sender<()>>,
@@ -32,7 +34,21 @@ impl Harness {
     }
 
     pub async fn start_with(yaml: &str, mock: MockServer) -> Self {
-        let yaml = yaml.replace("MOCK_URL", &mock.url());
+        Self::start_with_extra(yaml, mock, Vec::new()).await
+    }
+
+    /// Like [`start`](Self::start) with a second mock, `MOCK_B_URL`.
+    pub async fn start_two(yaml: &str) -> Self {
+        let a = MockServer::start().await.expect("mock starts");
+        let b = MockServer::start().await.expect("mock starts");
+        Self::start_with_extra(yaml, a, vec![b]).await
+    }
+
+    async fn start_with_extra(yaml: &str, mock: MockServer, extra: Vec<MockServer>) -> Self {
+        let mut yaml = yaml.replace("MOCK_URL", &mock.url());
+        if let Some(b) = extra.first() {
+            yaml = yaml.replace("MOCK_B_URL", &b.url());
+        }
         let env = |k: &str| match k {
             "PROVIDER_KEY" => Some(PROVIDER_KEY.to_owned()),
             "SECOND_KEY" => Some("sk-second-canary-9876543210".to_owned()),
@@ -57,10 +73,21 @@ impl Harness {
         Self {
             url,
             mock,
+            mock_b: extra.into_iter().next(),
             sink,
             gw,
             stop: Some(stop),
         }
+    }
+
+    /// Parses `yaml` the way [`start`](Self::start) did (mock URLs, env), for reloads.
+    pub fn config(&self, yaml: &str) -> config::Config {
+        let mut yaml = yaml.replace("MOCK_URL", &self.mock.url());
+        if let Some(b) = &self.mock_b {
+            yaml = yaml.replace("MOCK_B_URL", &b.url());
+        }
+        let env = |k: &str| (k == "PROVIDER_KEY").then(|| PROVIDER_KEY.to_owned());
+        config::parse(&yaml, "reload.yaml", &env).expect("config is valid")
     }
 
     pub fn client(&self) -> reqwest::Client {

@@ -1,0 +1,226 @@
+//! The price table: what a request cost, from its usage.
+//!
+//! A table of USD prices per million tokens, per provider family, is bundled
+//! (`pricing/prices.json`). Models are matched by pattern (one `*`, longest
+//! match wins); Azure uses OpenAI's prices, Vertex Gemini's, and every local
+//! server is free. Cached-input, cache-write and per-request prices are
+//! applied when the usage has them. Used when a request is recorded and by
+//! the `lowest_cost` strategy.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+use sluice_protocol::Usage;
+
+use crate::provider::ProviderKind;
+
+/// Prices of one model, USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+    /// Prompt tokens read from the provider's cache (default: `input`).
+    #[serde(default)]
+    pub cached_input: Option<f64>,
+    /// Prompt tokens written to the provider's cache (default: `input`).
+    #[serde(default)]
+    pub cache_write: Option<f64>,
+    /// A flat price per request (rerank, for instance).
+    #[serde(default)]
+    pub per_request: Option<f64>,
+}
+
+impl Price {
+    /// The cost of `usage` at this price.
+    pub fn cost(&self, usage: &Usage) -> f64 {
+        let read = usage.cached_read_tokens.min(usage.prompt_tokens);
+        let write = usage.cached_write_tokens.min(usage.prompt_tokens - read);
+        let plain = usage.prompt_tokens - read - write;
+        let m = 1_000_000.0;
+        (plain as f64 * self.input
+            + read as f64 * self.cached_input.unwrap_or(self.input)
+            + write as f64 * self.cache_write.unwrap_or(self.input)
+            + usage.completion_tokens as f64 * self.output)
+            / m
+            + self.per_request.unwrap_or(0.0)
+    }
+
+    /// A rough price per request for ordering targets by cost: a prompt of
+    /// 1k tokens and an answer of 500.
+    pub fn typical(&self) -> f64 {
+        (1000.0 * self.input + 500.0 * self.output) / 1_000_000.0 + self.per_request.unwrap_or(0.0)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Family {
+    exact: HashMap<String, Price>,
+    /// Glob patterns, most specific (longest literal text) first.
+    patterns: Vec<(String, Price)>,
+}
+
+impl Family {
+    fn lookup(&self, model: &str) -> Option<Price> {
+        if let Some(p) = self.exact.get(model) {
+            return Some(*p);
+        }
+        self.patterns
+            .iter()
+            .find(|(pat, _)| glob(pat, model))
+            .map(|(_, p)| *p)
+    }
+}
+
+/// Whether `name` matches `pattern`, where each `*` matches any run of text.
+fn glob(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return false;
+    };
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Prices per provider family.
+#[derive(Debug, Default)]
+pub struct PriceTable {
+    families: HashMap<String, Family>,
+}
+
+static BUNDLED: LazyLock<PriceTable> = LazyLock::new(|| {
+    let raw: HashMap<String, serde_json::Value> =
+        serde_json::from_str(include_str!("pricing/prices.json")).unwrap_or_default();
+    let mut table = PriceTable::default();
+    for (family, models) in raw {
+        let Ok(models) = serde_json::from_value::<HashMap<String, Price>>(models) else {
+            continue;
+        };
+        for (pattern, price) in models {
+            table.insert(&family, &pattern, price);
+        }
+    }
+    table
+});
+
+impl PriceTable {
+    /// The bundled table.
+    pub fn bundled() -> &'static PriceTable {
+        &BUNDLED
+    }
+
+    fn insert(&mut self, family: &str, pattern: &str, price: Price) {
+        let f = self.families.entry(family.to_owned()).or_default();
+        if pattern.contains('*') {
+            f.patterns.push((pattern.to_owned(), price));
+            f.patterns
+                .sort_by_key(|(p, _)| std::cmp::Reverse(p.len() - p.matches('*').count()));
+        } else {
+            f.exact.insert(pattern.to_owned(), price);
+        }
+    }
+
+    /// The family a provider type is priced under.
+    pub fn family(kind: ProviderKind) -> &'static str {
+        match kind {
+            ProviderKind::Openai | ProviderKind::Azure => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini | ProviderKind::Vertex => "gemini",
+            ProviderKind::Bedrock => "bedrock",
+            ProviderKind::Cohere => "cohere",
+            ProviderKind::Huggingface => "huggingface",
+            ProviderKind::Replicate => "replicate",
+            ProviderKind::Deepseek => "deepseek",
+            ProviderKind::Mistral => "mistral",
+            ProviderKind::Groq => "groq",
+            ProviderKind::Together => "together",
+            ProviderKind::Fireworks => "fireworks",
+            ProviderKind::Openrouter => "openrouter",
+            ProviderKind::Xai => "xai",
+            ProviderKind::Ollama
+            | ProviderKind::Vllm
+            | ProviderKind::Llamacpp
+            | ProviderKind::Lmstudio => "local",
+            ProviderKind::OpenaiCompatible => "openai_compatible",
+        }
+    }
+
+    /// The price of `model` served by a provider of `kind`, if known.
+    pub fn lookup(&self, kind: ProviderKind, model: &str) -> Option<Price> {
+        self.families.get(Self::family(kind))?.lookup(model)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_lookups() {
+        let t = PriceTable::bundled();
+        assert_eq!(
+            t.lookup(ProviderKind::Openai, "gpt-4o-mini").unwrap().input,
+            0.15
+        );
+        assert_eq!(
+            t.lookup(ProviderKind::Azure, "gpt-4o").unwrap().output,
+            10.0
+        );
+        assert_eq!(
+            t.lookup(ProviderKind::Openai, "gpt-4o-2024-08-06")
+                .unwrap()
+                .input,
+            2.5
+        );
+        assert_eq!(
+            t.lookup(ProviderKind::Anthropic, "claude-sonnet-4-5")
+                .unwrap()
+                .output,
+            15.0
+        );
+        assert_eq!(
+            t.lookup(
+                ProviderKind::Bedrock,
+                "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+            )
+            .unwrap()
+            .input,
+            0.8
+        );
+        assert_eq!(
+            t.lookup(ProviderKind::Ollama, "llama3.2").unwrap().input,
+            0.0
+        );
+        assert!(t.lookup(ProviderKind::Openai, "mock-gpt").is_none());
+    }
+
+    #[test]
+    fn cached_tokens_are_cheaper() {
+        let p = PriceTable::bundled()
+            .lookup(ProviderKind::Anthropic, "claude-sonnet-4-5")
+            .unwrap();
+        let u = Usage {
+            prompt_tokens: 1_000_000,
+            completion_tokens: 1_000_000,
+            cached_read_tokens: 500_000,
+            cached_write_tokens: 100_000,
+            ..Usage::default()
+        };
+        // 400k plain * 3 + 500k read * 0.3 + 100k write * 3.75 + 1M out * 15
+        let expected = 1.2 + 0.15 + 0.375 + 15.0;
+        assert!((p.cost(&u) - expected).abs() < 1e-9, "{}", p.cost(&u));
+    }
+}
