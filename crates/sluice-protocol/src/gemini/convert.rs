@@ -230,7 +230,7 @@ fn contents(
             }),
         }
     }
-    let system = (!system.is_empty()).then(|| Content {
+    let system = (!system.is_empty()).then_some(Content {
         role: None,
         parts: system,
     });
