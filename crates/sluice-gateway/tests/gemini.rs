@@ -516,3 +516,57 @@ async fn embeddings_on_both_hosts() {
         json!({"instances": [{"content": "one two three"}]})
     );
 }
+
+#[tokio::test]
+async fn an_error_event_before_any_chunk_is_a_plain_error_response() {
+    let h = start().await;
+    let resp = h
+        .chat(&json!({"model": "gem-test", "stream": true, "messages": [{"role": "user", "content": "<<mock error_after=0>>"}]}))
+        .await;
+    assert_eq!(resp.status(), 503);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "overloaded");
+}
+
+#[tokio::test]
+async fn the_mock_token_endpoint_checks_the_jwt_and_vertex_needs_its_tokens() {
+    let h = start().await;
+    let ok = h
+        .chat(&json!({"model": "vtx-test", "messages": [{"role": "user", "content": "x"}]}))
+        .await;
+    assert_eq!(ok.status(), 200);
+    let form = h.mock.requests()[0].body.as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    // The same assertion with its claims altered: the signature no longer matches.
+    let (head, rest) = form.split_once("assertion=").unwrap();
+    let mut parts: Vec<String> = rest.split('.').map(str::to_owned).collect();
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts[1].replace("%3D", "").trim_end_matches('='))
+        .unwrap();
+    let mut claims: Value = serde_json::from_slice(&claims).unwrap();
+    claims["scope"] = json!("https://www.googleapis.com/auth/cloud-platform https://evil");
+    parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+    let tampered = format!("{head}assertion={}", parts.join("."));
+    let resp = client
+        .post(format!("{}/token", h.mock.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_grant");
+    assert_eq!(v["error_description"], "invalid JWT signature");
+    // A Vertex call with a token the mock never issued is refused.
+    let resp = client
+        .post(format!("{}{VERTEX_PATH}", h.mock.url()))
+        .bearer_auth("mock-vertex-token-999")
+        .json(&json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["status"], "UNAUTHENTICATED");
+}
