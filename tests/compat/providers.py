@@ -13,7 +13,10 @@ Adding a provider: add a `Provider` to `PROVIDERS`. Every case in
 from __future__ import annotations
 
 import json
+import re
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 KEY = "sk-provider-canary-77f0e2"
@@ -48,6 +51,9 @@ class Provider:
     caps: set[str] = field(default_factory=lambda: set(ALL_CAPS))
     # Upstream model for the embeddings model `e-<name>`, if any.
     embed_model: str | None = None
+    # Called with the mock URL before the gateway starts; returns extra
+    # values for `config` (e.g. a credentials file naming the mock).
+    setup: Callable[[str], dict] | None = None
 
     @property
     def model(self) -> str:
@@ -56,6 +62,34 @@ class Provider:
 
 def _openai_system(body: dict) -> str:
     return " ".join(m["content"] for m in body["messages"] if m["role"] == "system")
+
+
+def _gemini_system(body: dict) -> str:
+    return " ".join(p["text"] for p in body.get("systemInstruction", {}).get("parts", []))
+
+
+def _gemini_usage(u: dict) -> tuple[int, int]:
+    return (
+        u["promptTokenCount"] + u.get("toolUsePromptTokenCount", 0),
+        u["candidatesTokenCount"] + u.get("thoughtsTokenCount", 0),
+    )
+
+
+def _gemini_chat(prefix: str) -> Callable[[dict], bool]:
+    return lambda r: r["path"] in (f"{prefix}:generateContent", f"{prefix}:streamGenerateContent")
+
+
+VERTEX_TEST_KEY = Path(__file__).resolve().parents[2] / "crates/sluice-mock/fixtures/vertex-test-service-account.json"
+
+
+def _vertex_credentials(mock_url: str) -> dict:
+    """A copy of the test service-account key whose token_uri is the mock's."""
+    sa = json.loads(VERTEX_TEST_KEY.read_text())
+    sa["token_uri"] = f"{mock_url}/token"
+    f = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="sluice-vertex-", delete=False)
+    with f:
+        json.dump(sa, f)
+    return {"creds": f.name}
 
 
 PROVIDERS = [
@@ -93,6 +127,34 @@ PROVIDERS = [
         usage_of=lambda u: (u["input_tokens"] + u.get("cache_read_input_tokens", 0), u["output_tokens"]),
         caps=ALL_CAPS - {"embeddings"},
     ),
+    Provider(
+        name="gemini",
+        config="type: gemini\n    base_url: {mock}\n    api_key: env:COMPAT_KEY",
+        upstream_model="gemini-2.0-flash",
+        chat_path=_gemini_chat("/v1beta/models/gemini-2.0-flash"),
+        authorized=lambda r: header(r, "x-goog-api-key") == KEY
+        and header(r, "authorization") is None
+        and "key=" not in (r["query"] or ""),
+        system_of=_gemini_system,
+        turns_of=lambda b: len(b["contents"]),
+        usage_of=_gemini_usage,
+        embed_model="gemini-embedding-001",
+    ),
+    Provider(
+        name="vertex",
+        config="type: vertex\n    base_url: {mock}\n    project: compat-project\n    location: us-central1\n"
+        "    credentials_file: {creds}",
+        upstream_model="gemini-2.5-flash",
+        chat_path=_gemini_chat("/v1/projects/compat-project/locations/us-central1/publishers/google/models/gemini-2.5-flash"),
+        # A token the mock's token endpoint issued (the mock refuses others).
+        authorized=lambda r: re.fullmatch(r"Bearer mock-vertex-token-\d+", header(r, "authorization") or "") is not None
+        and header(r, "x-goog-api-key") is None,
+        system_of=_gemini_system,
+        turns_of=lambda b: len(b["contents"]),
+        usage_of=_gemini_usage,
+        embed_model="text-embedding-005",
+        setup=_vertex_credentials,
+    ),
 ]
 
 
@@ -100,7 +162,8 @@ def gateway_config(mock_url: str) -> str:
     lines = ["providers:"]
     for p in PROVIDERS:
         lines.append(f"  {p.name}:")
-        lines.append("    " + p.config.format(mock=mock_url))
+        values = p.setup(mock_url) if p.setup else {}
+        lines.append("    " + p.config.format(mock=mock_url, **values))
         lines.append("    timeouts: { first_token: 3s, idle: 3s, total: 20s }")
     lines.append("models:")
     for p in PROVIDERS:

@@ -1,7 +1,8 @@
 //! A mock LLM provider for tests, benchmarks and `sluice mock`.
 //!
 //! It speaks the providers' real wire formats (OpenAI, including Azure's
-//! deployment paths, in this version), answers deterministically, injects
+//! deployment paths, Anthropic, and Gemini on AI Studio and Vertex AI with a
+//! Google OAuth2 token endpoint at `POST /token`), answers deterministically, injects
 //! faults on request ([`behavior`]) and records every request it receives
 //! ([`state`]) so tests can assert on exactly what a gateway sent upstream.
 //!
@@ -12,6 +13,7 @@
 
 mod anthropic;
 pub mod behavior;
+pub mod gemini;
 mod openai;
 pub mod state;
 mod stream;
@@ -94,11 +96,16 @@ async fn dispatch(
     let path = uri.path().to_owned();
     let raw = String::from_utf8_lossy(&body).into_owned();
     let json: Value = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(raw.clone()));
-    // Azure carries the deployment in the path; everyone else in the body.
+    // Azure and Gemini carry the model in the path; everyone else in the body.
     let model = path
         .split("/deployments/")
         .nth(1)
         .and_then(|rest| rest.split('/').next())
+        .or_else(|| {
+            path.rsplit_once("/models/")
+                .filter(|_| gemini::is_gemini(&path))
+                .and_then(|(_, rest)| rest.split(':').next())
+        })
         .map(str::to_owned)
         .or_else(|| json.get("model").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| "mock-model".to_owned());
@@ -120,6 +127,11 @@ async fn dispatch(
         outcome: "pending".to_owned(),
         usage: None,
     });
+    if method == Method::POST && path == "/token" {
+        let mut g = stream::Guard::new(state.clone(), seq);
+        g.complete();
+        return gemini::token::exchange(&state, &raw);
+    }
     let behavior = match behavior_for(&state, &headers, &raw, Some(&model)) {
         Ok(b) => b,
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
@@ -144,6 +156,13 @@ async fn dispatch(
         g.complete();
         return format.error(&Behavior::default(), 401);
     }
+    if format == Format::Gemini
+        && let Some(status) = gemini::auth_failure(&state, &path, &headers, uri.query())
+    {
+        let mut g = stream::Guard::new(state.clone(), seq);
+        g.complete();
+        return format.error(&Behavior::default(), status);
+    }
     let cx = Ctx {
         state,
         seq,
@@ -151,6 +170,9 @@ async fn dispatch(
     };
     if method == Method::POST && path.ends_with("/v1/messages/count_tokens") {
         return anthropic::count_tokens(&json);
+    }
+    if method == Method::POST && format == Format::Gemini {
+        return gemini::handle(cx, &path, uri.query(), &json, &model);
     }
     if method == Method::POST && path.ends_with("/v1/messages") {
         return anthropic::messages(cx, &headers, &json);
@@ -194,11 +216,14 @@ fn nodelay(
 enum Format {
     OpenAi,
     Anthropic,
+    Gemini,
 }
 
 impl Format {
     fn of(path: &str) -> Self {
-        if path.contains("/v1/messages") {
+        if gemini::is_gemini(path) {
+            Self::Gemini
+        } else if path.contains("/v1/messages") {
             Self::Anthropic
         } else {
             Self::OpenAi
@@ -209,6 +234,7 @@ impl Format {
         match self {
             Self::OpenAi => openai::error(b, status),
             Self::Anthropic => anthropic::error(b, status),
+            Self::Gemini => gemini::error(b, status),
         }
     }
 }

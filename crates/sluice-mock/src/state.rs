@@ -66,6 +66,8 @@ struct Inner {
     quiet: std::sync::atomic::AtomicBool,
     /// When set, requests without this key are refused.
     required_key: Mutex<Option<String>>,
+    /// Access tokens the mock's OAuth2 token endpoint issued (Vertex).
+    issued_tokens: Mutex<std::collections::HashSet<String>>,
 }
 
 impl MockState {
@@ -127,6 +129,19 @@ impl MockState {
     /// The key requests must carry, if any.
     pub fn required_key(&self) -> Option<String> {
         self.inner.required_key.lock().clone()
+    }
+
+    /// Issues a new access token (`mock-vertex-token-N`) and remembers it.
+    pub fn issue_token(&self) -> String {
+        let mut issued = self.inner.issued_tokens.lock();
+        let token = format!("mock-vertex-token-{}", issued.len() + 1);
+        issued.insert(token.clone());
+        token
+    }
+
+    /// Whether `token` was issued by this mock.
+    pub fn token_issued(&self, token: &str) -> bool {
+        self.inner.issued_tokens.lock().contains(token)
     }
 
     /// Forgets requests and script.

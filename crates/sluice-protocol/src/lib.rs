@@ -16,9 +16,12 @@
 //! - [`stream`]: the state-machine shape of every stream translator.
 //! - [`translate`]: helpers shared by translating adapters.
 //! - [`anthropic`]: the Anthropic Messages format and its translation.
+//! - [`gemini`]: the Gemini `generateContent` format (AI Studio and Vertex
+//!   AI) and its translation.
 
 pub mod anthropic;
 pub mod error;
+pub mod gemini;
 pub mod json;
 pub mod openai;
 pub mod sse;

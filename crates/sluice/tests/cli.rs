@@ -275,3 +275,66 @@ fn config_reloads_on_file_change_and_sighup_and_refuses_bad_files() {
         "SIGHUP reloaded the config"
     );
 }
+
+#[test]
+fn zero_config_enables_gemini_and_vertex() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mock = rt.block_on(sluice_mock::MockServer::start()).unwrap();
+    let creds = std::env::temp_dir().join(format!(
+        "sluice-zero-config-vertex-{}.json",
+        mock.addr().port()
+    ));
+    std::fs::write(
+        &creds,
+        sluice_mock::gemini::token::test_service_account(&format!("{}/token", mock.url())),
+    )
+    .unwrap();
+    let s = serve(&[
+        ("GEMINI_API_KEY", "gemini-zero-config-key"),
+        ("GEMINI_BASE_URL", &mock.url()),
+        (
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            &creds.display().to_string(),
+        ),
+        ("VERTEX_PROJECT", "zc-project"),
+        ("VERTEX_LOCATION", "us-east5"),
+        ("VERTEX_BASE_URL", &mock.url()),
+    ]);
+    assert!(s.banner.contains("gemini/*"), "{}", s.banner);
+    assert!(s.banner.contains("vertex/*"), "{}", s.banner);
+    let handle = rt.enter();
+    for model in [
+        "gemini-2.0-flash",
+        "gemini/gemini-2.0-flash",
+        "vertex/gemini-2.5-flash",
+    ] {
+        let (status, v) = post(
+            &s.url,
+            &format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#),
+        );
+        assert_eq!(status, 200, "{model}: {v}");
+    }
+    drop(handle);
+    let reqs: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path != "/token")
+        .collect();
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(
+        reqs[0].path,
+        "/v1beta/models/gemini-2.0-flash:generateContent"
+    );
+    assert_eq!(
+        reqs[0].header("x-goog-api-key"),
+        Some("gemini-zero-config-key")
+    );
+    assert_eq!(
+        reqs[2].path,
+        "/v1/projects/zc-project/locations/us-east5/publishers/google/models/gemini-2.5-flash:generateContent"
+    );
+    assert_eq!(
+        reqs[2].header("authorization"),
+        Some("Bearer mock-vertex-token-1")
+    );
+}
