@@ -16,9 +16,13 @@
 //! - [`stream`]: the state-machine shape of every stream translator.
 //! - [`translate`]: helpers shared by translating adapters.
 //! - [`anthropic`]: the Anthropic Messages format and its translation.
+//! - [`bedrock`]: the AWS Bedrock Converse format and its translation.
+//! - [`eventstream`]: the AWS event-stream binary framing, decoder and encoder.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod error;
+pub mod eventstream;
 pub mod json;
 pub mod openai;
 pub mod sse;
