@@ -66,6 +66,8 @@ struct Inner {
     quiet: std::sync::atomic::AtomicBool,
     /// When set, requests without this key are refused.
     required_key: Mutex<Option<String>>,
+    /// When set, Bedrock requests must carry a valid SigV4 signature.
+    aws: Mutex<Option<crate::sigv4::AwsCredentials>>,
 }
 
 impl MockState {
@@ -127,6 +129,17 @@ impl MockState {
     /// The key requests must carry, if any.
     pub fn required_key(&self) -> Option<String> {
         self.inner.required_key.lock().clone()
+    }
+
+    /// Requires SigV4 signatures made with `creds` on Bedrock paths (or
+    /// accepts any request, with `None`).
+    pub fn set_aws_credentials(&self, creds: Option<crate::sigv4::AwsCredentials>) {
+        *self.inner.aws.lock() = creds;
+    }
+
+    /// The credentials Bedrock requests must be signed with, if any.
+    pub fn aws_credentials(&self) -> Option<crate::sigv4::AwsCredentials> {
+        self.inner.aws.lock().clone()
     }
 
     /// Forgets requests and script.
