@@ -387,3 +387,54 @@ async fn titan_embeddings_one_call_per_input() {
         .unwrap();
     assert!(v["data"][0]["embedding"].is_string());
 }
+
+#[tokio::test]
+async fn session_tokens_are_sent_and_signed() {
+    const TOKEN: &str = "FwoGZXIvYXdzEMockSessionToken0123456789";
+    let mock = MockServer::start().await.expect("mock starts");
+    mock.state()
+        .set_aws_credentials(Some(sluice_mock::sigv4::AwsCredentials {
+            access_key_id: AKID.to_owned(),
+            secret_access_key: SECRET.to_owned(),
+            session_token: Some(TOKEN.to_owned()),
+        }));
+    let yaml = config(SECRET).replace(
+        "    default_max_tokens",
+        &format!("    aws_session_token: {TOKEN}\n    default_max_tokens"),
+    );
+    let h = Harness::start_with(&yaml, mock).await;
+    let resp = h
+        .chat(&json!({"model": "claude-bedrock", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let up = &h.mock.requests()[0];
+    assert_eq!(up.header("x-amz-security-token"), Some(TOKEN));
+    assert!(
+        up.header("authorization")
+            .unwrap()
+            .contains("x-amz-security-token"),
+        "the token is a signed header"
+    );
+
+    // Without the token the same keys are refused.
+    let mock = MockServer::start().await.expect("mock starts");
+    mock.state()
+        .set_aws_credentials(Some(sluice_mock::sigv4::AwsCredentials {
+            access_key_id: AKID.to_owned(),
+            secret_access_key: SECRET.to_owned(),
+            session_token: Some(TOKEN.to_owned()),
+        }));
+    let h = Harness::start_with(&config(SECRET), mock).await;
+    let resp = h
+        .chat(&json!({"model": "claude-bedrock", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(resp.status(), 502);
+    let v: Value = resp.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("security token included in the request is invalid"),
+        "{v}"
+    );
+}

@@ -153,4 +153,51 @@ mod tests {
                 .any(|(k, v)| k == "x-amz-security-token" && v == "FwoGZXIvYXdzEXAMPLETOKEN")
         );
     }
+
+    /// The mock's independent verifier accepts the encoded path and refuses
+    /// a model id sent with a raw `:`, as AWS does (the classic bug).
+    #[test]
+    fn an_independent_verifier_agrees_and_catches_a_raw_colon() {
+        use sluice_mock::sigv4::{AwsCredentials, Request, verify};
+        let creds = AwsCredentials {
+            access_key_id: "AKIDEXAMPLE".to_owned(),
+            secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_owned(),
+            session_token: None,
+        };
+        let now = SystemTime::now();
+        let check = |path: &str| {
+            let url = format!("https://bedrock-runtime.us-west-2.amazonaws.com{path}");
+            let signed = signer(None)
+                .sign(
+                    "POST",
+                    &url,
+                    &[("content-type", "application/json")],
+                    b"{\"a\":1}",
+                    now,
+                )
+                .unwrap();
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                "host",
+                "bedrock-runtime.us-west-2.amazonaws.com".parse().unwrap(),
+            );
+            headers.insert("content-type", "application/json".parse().unwrap());
+            for (k, v) in signed {
+                headers.insert(k, v);
+            }
+            let req = Request {
+                method: "POST",
+                raw_path: path,
+                query: None,
+                headers: &headers,
+                body: b"{\"a\":1}",
+            };
+            verify(&creds, &req, now).map_err(|r| r.kind)
+        };
+        assert_eq!(check("/model/anthropic.claude-v2%3A1/converse"), Ok(()));
+        assert_eq!(
+            check("/model/anthropic.claude-v2:1/converse"),
+            Err("InvalidSignatureException")
+        );
+    }
 }
