@@ -334,6 +334,14 @@ async fn errors_are_mapped() {
         )
         .await;
     assert_eq!(resp.status(), 429);
+    // Also right after messageStart, before any content.
+    let resp = h
+        .chat(
+            &json!({"model": "claude-bedrock", "stream": true, "messages": [{"role": "user",
+            "content": "<<mock error_after=1 code=serviceUnavailableException>>"}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 503);
     // Later, an in-stream error event.
     for directive in ["error_after=3", "cut_after=3", "malformed_after=3"] {
         let text = h
@@ -345,7 +353,7 @@ async fn errors_are_mapped() {
         let last: Value = serde_json::from_str(sse_data(&text).last().unwrap()).unwrap();
         assert!(last["error"].is_object(), "{directive}: {text}");
     }
-    let recs = h.records(10).await;
+    let recs = h.records(11).await;
     assert_eq!(
         recs.iter()
             .filter(|r| r.outcome == Outcome::StreamError)

@@ -9,7 +9,10 @@
 //! content) or reasoning (gathered, then emitted as a `thinking_blocks`
 //! entry with its signature when the block stops). `messageStop` gives the
 //! one finish chunk; `metadata`, which arrives last, gives the usage chunk
-//! and is the terminal event: a stream without it ended early.
+//! and is the terminal event: a stream without it ended early. The role
+//! chunk is sent with the first content, not at `messageStart`, so an
+//! exception frame before any content fails the attempt before anything
+//! reached the client (and a fallback target can still be tried).
 
 use std::collections::HashMap;
 
@@ -86,7 +89,9 @@ impl BedrockStream {
     fn event(&mut self, kind: &str, payload: &[u8]) -> Result<Vec<ChatChunk>, Error> {
         let mut out = Vec::new();
         match kind {
-            "messageStart" => self.start(&mut out),
+            // The role chunk waits for the first content, so that an exception
+            // right after `messageStart` still fails before the first byte.
+            "messageStart" => {}
             "contentBlockStart" => {
                 self.start(&mut out);
                 let ev: ContentBlockStart = parse(payload)?;
