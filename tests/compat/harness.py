@@ -81,8 +81,8 @@ class Proc:
 
 
 class Mock(Proc):
-    def __init__(self):
-        super().__init__(["mock", "--listen", "127.0.0.1:0"])
+    def __init__(self, env: dict[str, str] | None = None):
+        super().__init__(["mock", "--listen", "127.0.0.1:0"], env=env)
 
     def requests(self) -> list[dict]:
         return httpx.get(f"{self.url}/__mock/requests").json()

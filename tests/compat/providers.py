@@ -54,6 +54,9 @@ class Provider:
     # Called with the mock URL before the gateway starts; returns extra
     # values for `config` (e.g. a credentials file naming the mock).
     setup: Callable[[str], dict] | None = None
+    # Extra environment for the gateway and for the mock provider.
+    env: dict[str, str] = field(default_factory=dict)
+    mock_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def model(self) -> str:
@@ -90,6 +93,29 @@ def _vertex_credentials(mock_url: str) -> dict:
     with f:
         json.dump(sa, f)
     return {"creds": f.name}
+AWS_KEY_ID = "AKIDCOMPATBEDROCK0001"
+AWS_SECRET = "compat/Secret+Access/Key0123456789abcdefg"
+BEDROCK_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+SIGV4 = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<akid>[A-Z0-9]+)/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z-]+)/aws4_request, "
+    r"SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=[0-9a-f]{64}$"
+)
+
+
+def _sigv4_authorized(region: str) -> Callable[[dict], bool]:
+    def check(r: dict) -> bool:
+        m = SIGV4.match(header(r, "authorization") or "")
+        return bool(
+            m
+            and m["akid"] == AWS_KEY_ID
+            and m["region"] == region
+            and m["service"] == "bedrock"
+            and {"host", "x-amz-date"} <= set(m["signed"].split(";"))
+            and header(r, "x-amz-date") is not None
+            and AWS_SECRET not in dumps(r)
+        )
+
+    return check
 
 
 PROVIDERS = [
@@ -154,6 +180,26 @@ PROVIDERS = [
         usage_of=_gemini_usage,
         embed_model="text-embedding-005",
         setup=_vertex_credentials,
+    ),
+    Provider(
+        name="bedrock",
+        config="type: bedrock\n    base_url: {mock}\n    region: us-west-2\n"
+        "    aws_access_key_id: env:COMPAT_AWS_ACCESS_KEY_ID\n    aws_secret_access_key: env:COMPAT_AWS_SECRET_ACCESS_KEY",
+        upstream_model=BEDROCK_MODEL,
+        # The model id is one percent-encoded path segment (`:` is `%3A`).
+        chat_path=lambda r: r["path"]
+        in (f"/model/{BEDROCK_MODEL.replace(':', '%3A')}/converse", f"/model/{BEDROCK_MODEL.replace(':', '%3A')}/converse-stream"),
+        authorized=_sigv4_authorized("us-west-2"),
+        system_of=lambda b: " ".join(x["text"] for x in b.get("system", []) if "text" in x),
+        turns_of=lambda b: len(b["messages"]),
+        usage_of=lambda u: (
+            u["inputTokens"] + u.get("cacheReadInputTokens", 0) + u.get("cacheWriteInputTokens", 0),
+            u["outputTokens"],
+        ),
+        embed_model="amazon.titan-embed-text-v2:0",
+        env={"COMPAT_AWS_ACCESS_KEY_ID": AWS_KEY_ID, "COMPAT_AWS_SECRET_ACCESS_KEY": AWS_SECRET},
+        # The mock verifies every Bedrock request's SigV4 signature with these.
+        mock_env={"SLUICE_MOCK_AWS_ACCESS_KEY_ID": AWS_KEY_ID, "SLUICE_MOCK_AWS_SECRET_ACCESS_KEY": AWS_SECRET},
     ),
 ]
 

@@ -23,7 +23,7 @@ TOOLS = [
 
 @pytest.fixture(scope="module")
 def pmock():
-    m = Mock()
+    m = Mock(env={k: v for p in PROVIDERS for k, v in p.mock_env.items()})
     yield m
     m.stop()
 

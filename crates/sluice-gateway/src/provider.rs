@@ -11,6 +11,7 @@
 //! [`build`] is the one place that matches on the wire format.
 
 mod anthropic;
+mod bedrock;
 mod gemini;
 mod http;
 mod keys;
@@ -175,7 +176,8 @@ pub fn build(cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, Error> {
         Wire::OpenAi | Wire::Azure => Arc::new(openai::OpenAiProvider::new(cfg)?),
         Wire::Anthropic => Arc::new(anthropic::AnthropicProvider::new(cfg)?),
         Wire::Gemini | Wire::Vertex => Arc::new(gemini::GeminiProvider::new(cfg)?),
-        Wire::Bedrock | Wire::Cohere | Wire::HuggingFace | Wire::Replicate => {
+        Wire::Bedrock => Arc::new(bedrock::BedrockProvider::new(cfg)?),
+        Wire::Cohere | Wire::HuggingFace | Wire::Replicate => {
             return Err(Error::internal(format!(
                 "provider type `{}` is not available in this build",
                 cfg.kind.as_str()

@@ -1,8 +1,9 @@
 //! A mock LLM provider for tests, benchmarks and `sluice mock`.
 //!
 //! It speaks the providers' real wire formats (OpenAI, including Azure's
-//! deployment paths, Anthropic, and Gemini on AI Studio and Vertex AI with a
-//! Google OAuth2 token endpoint at `POST /token`), answers deterministically, injects
+//! deployment paths, Anthropic, Gemini on AI Studio and Vertex AI with a
+//! Google OAuth2 token endpoint at `POST /token`, and Bedrock with SigV4
+//! verification), answers deterministically, injects
 //! faults on request ([`behavior`]) and records every request it receives
 //! ([`state`]) so tests can assert on exactly what a gateway sent upstream.
 //!
@@ -12,9 +13,11 @@
 //! - `POST /__mock/script`: queue behaviours, e.g. `[{"status": 429, "retry_after": 1}]`.
 
 mod anthropic;
+mod bedrock;
 pub mod behavior;
 pub mod gemini;
 mod openai;
+pub mod sigv4;
 pub mod state;
 mod stream;
 pub mod text;
@@ -96,7 +99,7 @@ async fn dispatch(
     let path = uri.path().to_owned();
     let raw = String::from_utf8_lossy(&body).into_owned();
     let json: Value = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(raw.clone()));
-    // Azure and Gemini carry the model in the path; everyone else in the body.
+    // Azure, Gemini and Bedrock carry the model in the path; everyone else in the body.
     let model = path
         .split("/deployments/")
         .nth(1)
@@ -107,6 +110,7 @@ async fn dispatch(
                 .and_then(|(_, rest)| rest.split(':').next())
         })
         .map(str::to_owned)
+        .or_else(|| bedrock_model(&path))
         .or_else(|| json.get("model").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| "mock-model".to_owned());
     let seq = state.log(Received {
@@ -163,11 +167,40 @@ async fn dispatch(
         g.complete();
         return format.error(&Behavior::default(), status);
     }
+    if format == Format::Bedrock
+        && let Some(creds) = state.aws_credentials()
+    {
+        let req = sigv4::Request {
+            method: method.as_str(),
+            raw_path: &path,
+            query: uri.query(),
+            headers: &headers,
+            body: &body,
+        };
+        if let Err(r) = sigv4::verify(&creds, &req, std::time::SystemTime::now()) {
+            let mut g = stream::Guard::new(state.clone(), seq);
+            g.complete();
+            return bedrock::typed_error(403, r.kind, &r.message, None);
+        }
+    }
     let cx = Ctx {
         state,
         seq,
         behavior,
     };
+    if method == Method::POST && format == Format::Bedrock {
+        return match path.rsplit('/').next() {
+            Some("converse") => bedrock::converse(cx, &json, &model, false),
+            Some("converse-stream") => bedrock::converse(cx, &json, &model, true),
+            Some("invoke") => bedrock::invoke(cx, &json, &model),
+            _ => bedrock::typed_error(
+                404,
+                "UnknownOperationException",
+                &format!("mock: no route for {method} {path}"),
+                None,
+            ),
+        };
+    }
     if method == Method::POST && path.ends_with("/v1/messages/count_tokens") {
         return anthropic::count_tokens(&json);
     }
@@ -217,6 +250,7 @@ enum Format {
     OpenAi,
     Anthropic,
     Gemini,
+    Bedrock,
 }
 
 impl Format {
@@ -225,6 +259,8 @@ impl Format {
             Self::Gemini
         } else if path.contains("/v1/messages") {
             Self::Anthropic
+        } else if bedrock_model(path).is_some() {
+            Self::Bedrock
         } else {
             Self::OpenAi
         }
@@ -235,8 +271,20 @@ impl Format {
             Self::OpenAi => openai::error(b, status),
             Self::Anthropic => anthropic::error(b, status),
             Self::Gemini => gemini::error(b, status),
+            Self::Bedrock => bedrock::error(b, status),
         }
     }
+}
+
+/// The model id of a Bedrock path `/model/{id}/{operation}`, decoded.
+fn bedrock_model(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/model/")?;
+    let (id, op) = rest.split_once('/')?;
+    matches!(
+        op,
+        "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream"
+    )
+    .then(|| String::from_utf8_lossy(&sigv4::percent_decode(id)).into_owned())
 }
 
 /// Whether the request carries `key` in any of the providers' auth forms.
@@ -295,6 +343,16 @@ impl MockServer {
         self.state.requests()
     }
 
+    /// From now on, refuse Bedrock requests (403, as AWS does) unless they
+    /// carry a valid SigV4 signature made with these credentials.
+    pub fn require_sigv4(&self, access_key_id: &str, secret_access_key: &str) {
+        self.state.set_aws_credentials(Some(sigv4::AwsCredentials {
+            access_key_id: access_key_id.to_owned(),
+            secret_access_key: secret_access_key.to_owned(),
+            session_token: None,
+        }));
+    }
+
     /// From now on, answer 401 unless the request carries `key`.
     pub fn require_key(&self, key: &str) {
         self.state.set_required_key(Some(key.to_owned()));
@@ -308,12 +366,16 @@ impl Drop for MockServer {
 }
 
 /// Serves the mock on `listener` until the process ends (for `sluice mock`).
-/// `record: false` keeps no request log (for benchmarks).
+/// `record: false` keeps no request log (for benchmarks). Bedrock requests
+/// are SigV4-verified when `SLUICE_MOCK_AWS_ACCESS_KEY_ID` and
+/// `SLUICE_MOCK_AWS_SECRET_ACCESS_KEY` are set (and must carry
+/// `SLUICE_MOCK_AWS_SESSION_TOKEN` when that is set); otherwise accepted.
 pub async fn serve(listener: TcpListener, record: bool) -> std::io::Result<()> {
     let state = if record {
         MockState::default()
     } else {
         MockState::quiet()
     };
+    state.set_aws_credentials(sigv4::AwsCredentials::from_env());
     axum::serve(nodelay(listener), router(state)).await
 }

@@ -68,6 +68,8 @@ struct Inner {
     required_key: Mutex<Option<String>>,
     /// Access tokens the mock's OAuth2 token endpoint issued (Vertex).
     issued_tokens: Mutex<std::collections::HashSet<String>>,
+    /// When set, Bedrock requests must carry a valid SigV4 signature.
+    aws: Mutex<Option<crate::sigv4::AwsCredentials>>,
 }
 
 impl MockState {
@@ -142,6 +144,17 @@ impl MockState {
     /// Whether `token` was issued by this mock.
     pub fn token_issued(&self, token: &str) -> bool {
         self.inner.issued_tokens.lock().contains(token)
+    }
+
+    /// Requires SigV4 signatures made with `creds` on Bedrock paths (or
+    /// accepts any request, with `None`).
+    pub fn set_aws_credentials(&self, creds: Option<crate::sigv4::AwsCredentials>) {
+        *self.inner.aws.lock() = creds;
+    }
+
+    /// The credentials Bedrock requests must be signed with, if any.
+    pub fn aws_credentials(&self) -> Option<crate::sigv4::AwsCredentials> {
+        self.inner.aws.lock().clone()
     }
 
     /// Forgets requests and script.

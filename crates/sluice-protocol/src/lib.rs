@@ -16,11 +16,15 @@
 //! - [`stream`]: the state-machine shape of every stream translator.
 //! - [`translate`]: helpers shared by translating adapters.
 //! - [`anthropic`]: the Anthropic Messages format and its translation.
+//! - [`bedrock`]: the AWS Bedrock Converse format and its translation.
+//! - [`eventstream`]: the AWS event-stream binary framing, decoder and encoder.
 //! - [`gemini`]: the Gemini `generateContent` format (AI Studio and Vertex
 //!   AI) and its translation.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod error;
+pub mod eventstream;
 pub mod gemini;
 pub mod json;
 pub mod openai;
