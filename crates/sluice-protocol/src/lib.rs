@@ -16,11 +16,17 @@
 //! - [`stream`]: the state-machine shape of every stream translator.
 //! - [`translate`]: helpers shared by translating adapters.
 //! - [`anthropic`]: the Anthropic Messages format and its translation.
+//! - [`prompt`]: a chat rendered as one prompt, for text-completion upstreams.
+//! - [`huggingface`]: Hugging Face / TGI text generation and its translation.
+//! - [`replicate`]: Replicate predictions and their translation.
 
 pub mod anthropic;
 pub mod error;
+pub mod huggingface;
 pub mod json;
 pub mod openai;
+pub mod prompt;
+pub mod replicate;
 pub mod sse;
 pub mod stream;
 pub mod translate;
