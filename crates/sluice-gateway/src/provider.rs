@@ -12,9 +12,11 @@
 
 mod anthropic;
 mod http;
+mod huggingface;
 mod keys;
 mod kind;
 mod openai;
+mod replicate;
 mod translate;
 
 use std::sync::{Arc, OnceLock};
@@ -167,12 +169,9 @@ pub fn build(cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, Error> {
     Ok(match cfg.kind.wire() {
         Wire::OpenAi | Wire::Azure => Arc::new(openai::OpenAiProvider::new(cfg)?),
         Wire::Anthropic => Arc::new(anthropic::AnthropicProvider::new(cfg)?),
-        Wire::Gemini
-        | Wire::Vertex
-        | Wire::Bedrock
-        | Wire::Cohere
-        | Wire::HuggingFace
-        | Wire::Replicate => {
+        Wire::HuggingFace => huggingface::build(cfg)?,
+        Wire::Replicate => Arc::new(replicate::ReplicateProvider::new(cfg)?),
+        Wire::Gemini | Wire::Vertex | Wire::Bedrock | Wire::Cohere => {
             return Err(Error::internal(format!(
                 "provider type `{}` is not available in this build",
                 cfg.kind.as_str()

@@ -1,7 +1,8 @@
 //! A mock LLM provider for tests, benchmarks and `sluice mock`.
 //!
 //! It speaks the providers' real wire formats (OpenAI, including Azure's
-//! deployment paths, in this version), answers deterministically, injects
+//! deployment paths, Anthropic, Hugging Face text generation and Replicate
+//! predictions), answers deterministically, injects
 //! faults on request ([`behavior`]) and records every request it receives
 //! ([`state`]) so tests can assert on exactly what a gateway sent upstream.
 //!
@@ -12,7 +13,9 @@
 
 mod anthropic;
 pub mod behavior;
+mod huggingface;
 mod openai;
+mod replicate;
 pub mod state;
 mod stream;
 pub mod text;
@@ -95,11 +98,14 @@ async fn dispatch(
     let raw = String::from_utf8_lossy(&body).into_owned();
     let json: Value = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(raw.clone()));
     // Azure carries the deployment in the path; everyone else in the body.
-    let model = path
-        .split("/deployments/")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .map(str::to_owned)
+    let model = replicate::model_from_path(&path)
+        .or_else(|| {
+            path.split("/deployments/")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .map(str::to_owned)
+        })
+        .or_else(|| huggingface::model_from_path(&path))
         .or_else(|| json.get("model").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| "mock-model".to_owned());
     let seq = state.log(Received {
@@ -120,6 +126,9 @@ async fn dispatch(
         outcome: "pending".to_owned(),
         usage: None,
     });
+    if let Some(resp) = replicate::follow_up(&state, seq, &method, &path, &headers) {
+        return resp;
+    }
     let behavior = match behavior_for(&state, &headers, &raw, Some(&model)) {
         Ok(b) => b,
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
@@ -154,6 +163,12 @@ async fn dispatch(
     }
     if method == Method::POST && path.ends_with("/v1/messages") {
         return anthropic::messages(cx, &headers, &json);
+    }
+    if method == Method::POST && path.ends_with("/predictions") {
+        return replicate::create(cx, &path, &headers, &json);
+    }
+    if method == Method::POST && huggingface::is_path(&path) {
+        return huggingface::generate(cx, &path, &json);
     }
     if method == Method::POST && path.ends_with("/chat/completions") {
         if !json.is_object() {
@@ -194,12 +209,18 @@ fn nodelay(
 enum Format {
     OpenAi,
     Anthropic,
+    HuggingFace,
+    Replicate,
 }
 
 impl Format {
     fn of(path: &str) -> Self {
         if path.contains("/v1/messages") {
             Self::Anthropic
+        } else if replicate::is_path(path) {
+            Self::Replicate
+        } else if huggingface::is_path(path) {
+            Self::HuggingFace
         } else {
             Self::OpenAi
         }
@@ -209,6 +230,8 @@ impl Format {
         match self {
             Self::OpenAi => openai::error(b, status),
             Self::Anthropic => anthropic::error(b, status),
+            Self::HuggingFace => huggingface::error(b, status),
+            Self::Replicate => replicate::error(b, status),
         }
     }
 }
