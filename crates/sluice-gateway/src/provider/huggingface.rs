@@ -199,3 +199,42 @@ impl Provider for TextGenerationProvider {
         .with_provider(&self.name))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(base: &str) -> TextGenerationProvider {
+        let mut cfg = ProviderConfig::new("hf", ProviderKind::Huggingface, base, Vec::new());
+        cfg.hf_task = HfTask::TextGeneration;
+        TextGenerationProvider::new(&cfg).unwrap()
+    }
+
+    #[test]
+    fn routes() {
+        let default = ProviderKind::Huggingface.default_base_url().unwrap();
+        assert_eq!(
+            provider(default)
+                .url("openai-community/gpt2", false)
+                .unwrap(),
+            "https://router.huggingface.co/hf-inference/models/openai-community/gpt2"
+        );
+        let own = provider("https://x.endpoints.huggingface.cloud/generate");
+        assert_eq!(
+            own.url("ignored", false).unwrap(),
+            "https://x.endpoints.huggingface.cloud/generate"
+        );
+        assert_eq!(
+            own.url("ignored", true).unwrap(),
+            "https://x.endpoints.huggingface.cloud/generate_stream"
+        );
+        let p = provider("https://api-inference.huggingface.co");
+        assert_eq!(
+            p.url("gpt2", true).unwrap(),
+            "https://api-inference.huggingface.co/models/gpt2"
+        );
+        for bad in ["", "../x", "a//b", "a/b?c", "a b"] {
+            assert_eq!(p.url(bad, false).unwrap_err().status(), 400, "{bad}");
+        }
+    }
+}

@@ -27,7 +27,6 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use sluice_protocol::Error;
 use sluice_protocol::openai::chat::ChatChunk;
 use sluice_protocol::replicate::convert::{PredictionPlan, from_prediction, to_replicate};
 use sluice_protocol::replicate::error::{canceled, from_failed, from_response};
@@ -36,6 +35,7 @@ use sluice_protocol::replicate::wire::Prediction;
 use sluice_protocol::sse::SseEvent;
 use sluice_protocol::stream::StreamMachine;
 use sluice_protocol::translate::unsupported;
+use sluice_protocol::{Error, ErrorKind};
 
 use self::calls::{Calls, CancelOnDrop, get_url};
 use super::http::{self, MAX_RESPONSE_BYTES};
@@ -251,9 +251,12 @@ fn drive(
                 return None;
             }
             let step = match st.events.next().await {
-                Some(Ok(ev)) => st.machine.on_event(ev).inspect_err(|_| {
-                    // The upstream reported the failure: the prediction is over.
-                    st.guard.disarm();
+                Some(Ok(ev)) => st.machine.on_event(ev).inspect_err(|e| {
+                    // An `error` or `done` event: the prediction is over. An
+                    // event that does not parse says nothing about it.
+                    if e.kind() != ErrorKind::UpstreamProtocol {
+                        st.guard.disarm();
+                    }
                 }),
                 Some(Err(e)) => Err(e),
                 None => match st.machine.on_end() {

@@ -43,10 +43,12 @@ pub fn from_error_body(status: Option<u16>, body: &ErrorResponse) -> Error {
         message
     };
     let mut err = Error::new(kind, message).with_upstream_status(status);
+    // TGI's `error_type` is the code unless the kind has a well-known one
+    // (`context_length_exceeded`, `rate_limit_exceeded`...).
     if let Some(t) = body
         .error_type
         .as_ref()
-        .filter(|_| kind != ErrorKind::UpstreamAuth)
+        .filter(|_| kind != ErrorKind::UpstreamAuth && err.code().is_none())
     {
         err = err.with_code(t.clone());
     }

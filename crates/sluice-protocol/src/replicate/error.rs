@@ -31,7 +31,7 @@ pub fn from_response(status: u16, body: &[u8]) -> Error {
     };
     let message = if kind == ErrorKind::UpstreamAuth {
         format!("upstream rejected the gateway's credentials (HTTP {status}): {message}")
-    } else if !title.is_empty() && title != message {
+    } else if !title.is_empty() && !message.starts_with(title.trim_end_matches('.')) {
         format!("{title}: {message}")
     } else {
         message
@@ -98,6 +98,10 @@ mod tests {
         );
         assert_eq!(e.kind(), ErrorKind::UpstreamRateLimited);
         assert!(e.is_retryable());
+        assert_eq!(
+            e.message(),
+            "Request was throttled. Expected available in 1 second."
+        );
         let e = from_response(
             401,
             br#"{"title":"Unauthenticated","detail":"You did not pass a valid authentication token","status":401}"#,

@@ -193,3 +193,56 @@ impl Drop for CancelOnDrop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn calls(base: &str) -> Calls {
+        Calls {
+            client: reqwest::Client::new(),
+            provider: "rep".into(),
+            headers: HeaderMap::new(),
+            auth: None,
+            base: Url::parse(base).unwrap(),
+        }
+    }
+
+    #[test]
+    fn credentials_stay_on_the_apis_site() {
+        let c = calls("https://api.replicate.com/v1");
+        for ok in [
+            "https://api.replicate.com/v1/predictions/abc",
+            "https://stream.replicate.com/v1/files/bcwr-3afc",
+            "https://streaming.api.replicate.com/v1/predictions/abc",
+        ] {
+            assert!(c.trusted(&Url::parse(ok).unwrap()), "{ok}");
+        }
+        for bad in [
+            "http://api.replicate.com/v1/predictions/abc",
+            "https://evil.example/v1/predictions/abc",
+            "https://replicate.com.evil.example/x",
+            "https://api.replicate.com:8443/x",
+        ] {
+            assert!(!c.trusted(&Url::parse(bad).unwrap()), "{bad}");
+        }
+        let local = calls("http://127.0.0.1:9000/v1");
+        assert!(local.trusted(&Url::parse("http://127.0.0.1:9000/v1/predictions/x").unwrap()));
+        assert!(!local.trusted(&Url::parse("http://127.0.0.1:9001/v1/predictions/x").unwrap()));
+        assert!(!local.trusted(&Url::parse("http://0.0.1:9000/x").unwrap()));
+    }
+
+    #[test]
+    fn get_url_falls_back_to_the_documented_path() {
+        let p = Prediction {
+            id: "abc".into(),
+            status: "starting".into(),
+            ..Prediction::default()
+        };
+        let base = Url::parse("https://api.replicate.com/v1").unwrap();
+        assert_eq!(
+            get_url(&p, &base),
+            "https://api.replicate.com/v1/predictions/abc"
+        );
+    }
+}
