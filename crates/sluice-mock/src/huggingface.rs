@@ -208,3 +208,25 @@ fn stream_script(reply: &str, finish: &str, details: Option<Value>, b: &Behavior
         content_type: "text/event-stream",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_prompts() {
+        assert!(is_path("/hf-inference/models/openai-community/gpt2"));
+        assert!(is_path("/generate_stream"));
+        assert!(!is_path("/models/x/v1/chat/completions"));
+        assert_eq!(
+            model_from_path("/hf-inference/models/openai-community/gpt2").as_deref(),
+            Some("openai-community/gpt2")
+        );
+        assert_eq!(model_from_path("/generate"), None);
+        assert_eq!(
+            last_user("System: s\n\nUser: one\n\nAssistant: a\n\nUser: two\n\nAssistant:"),
+            "two"
+        );
+        assert_eq!(last_user("plain prompt"), "plain prompt");
+    }
+}

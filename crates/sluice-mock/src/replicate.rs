@@ -303,3 +303,23 @@ fn stream_script(id: &str, reply: &str, b: &Behavior) -> Script {
         content_type: "text/event-stream",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_paths() {
+        assert_eq!(
+            model_from_path("/v1/models/meta/llama/predictions").as_deref(),
+            Some("meta/llama")
+        );
+        assert_eq!(
+            model_from_path("/v1/deployments/acme/llm/predictions").as_deref(),
+            Some("acme/llm")
+        );
+        assert_eq!(model_from_path("/v1/predictions"), None);
+        assert!(is_path("/v1/predictions/abc/cancel"));
+        assert!(!is_path("/v1/chat/completions"));
+    }
+}
