@@ -118,6 +118,22 @@ def _sigv4_authorized(region: str) -> Callable[[dict], bool]:
     return check
 
 
+def _bearer(r: dict) -> bool:
+    return header(r, "authorization") == f"Bearer {KEY}"
+
+
+# Sluice renders chat for text-completion upstreams (Hugging Face
+# text-generation, Replicate) as "System: ...", "User: ...", "Assistant: ..."
+# blocks separated by blank lines (see crates/sluice-protocol/src/prompt.rs).
+def _prompt_system(prompt: str) -> str | None:
+    first = prompt.split("\n\n", 1)[0]
+    return first.removeprefix("System: ") if first.startswith("System: ") else None
+
+
+def _prompt_turns(prompt: str) -> int:
+    return sum(1 for b in prompt.split("\n\n") if b.startswith(("User: ", "Assistant: ")))
+
+
 PROVIDERS = [
     Provider(
         name="openai",
@@ -200,6 +216,44 @@ PROVIDERS = [
         env={"COMPAT_AWS_ACCESS_KEY_ID": AWS_KEY_ID, "COMPAT_AWS_SECRET_ACCESS_KEY": AWS_SECRET},
         # The mock verifies every Bedrock request's SigV4 signature with these.
         mock_env={"SLUICE_MOCK_AWS_ACCESS_KEY_ID": AWS_KEY_ID, "SLUICE_MOCK_AWS_SECRET_ACCESS_KEY": AWS_SECRET},
+    ),
+    # Hugging Face, `task: chat`: the OpenAI-compatible messages API.
+    Provider(
+        name="huggingface",
+        config="type: huggingface\n    base_url: {mock}/hf/v1\n    api_key: env:COMPAT_KEY",
+        upstream_model="meta-llama/Llama-3.1-8B-Instruct",
+        chat_path=lambda r: r["path"] == "/hf/v1/chat/completions",
+        authorized=_bearer,
+        system_of=_openai_system,
+        turns_of=lambda b: sum(1 for m in b["messages"] if m["role"] != "system"),
+        usage_of=lambda u: (u["prompt_tokens"], u["completion_tokens"]),
+        embed_model="BAAI/bge-small-en-v1.5",
+    ),
+    # Hugging Face, `task: text-generation`: serverless `POST /models/{model}`
+    # with a rendered prompt; TGI details carry the token counts.
+    Provider(
+        name="huggingface-tgi",
+        config="type: huggingface\n    task: text-generation\n    base_url: {mock}/hf-inference\n    api_key: env:COMPAT_KEY",
+        upstream_model="openai-community/gpt2",
+        chat_path=lambda r: r["path"] == "/hf-inference/models/openai-community/gpt2",
+        authorized=_bearer,
+        system_of=lambda b: _prompt_system(b["inputs"]),
+        turns_of=lambda b: _prompt_turns(b["inputs"]),
+        usage_of=lambda u: (u["input_length"], u["generated_tokens"]),
+        caps={"stream"},
+    ),
+    # Replicate: a prediction per request (create, then poll or stream).
+    Provider(
+        name="replicate",
+        config="type: replicate\n    base_url: {mock}/v1\n    api_key: env:COMPAT_KEY",
+        upstream_model="meta/meta-llama-3-8b-instruct",
+        chat_path=lambda r: r["method"] == "POST"
+        and r["path"] == "/v1/models/meta/meta-llama-3-8b-instruct/predictions",
+        authorized=_bearer,
+        system_of=lambda b: b["input"].get("system_prompt"),
+        turns_of=lambda b: _prompt_turns(b["input"]["prompt"]) or 1,
+        usage_of=lambda u: (u["input_token_count"], u["output_token_count"]),
+        caps={"stream"},
     ),
 ]
 

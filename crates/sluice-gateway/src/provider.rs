@@ -14,9 +14,11 @@ mod anthropic;
 mod bedrock;
 mod gemini;
 mod http;
+mod huggingface;
 mod keys;
 mod kind;
 mod openai;
+mod replicate;
 mod translate;
 
 use std::sync::{Arc, OnceLock};
@@ -177,7 +179,9 @@ pub fn build(cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, Error> {
         Wire::Anthropic => Arc::new(anthropic::AnthropicProvider::new(cfg)?),
         Wire::Gemini | Wire::Vertex => Arc::new(gemini::GeminiProvider::new(cfg)?),
         Wire::Bedrock => Arc::new(bedrock::BedrockProvider::new(cfg)?),
-        Wire::Cohere | Wire::HuggingFace | Wire::Replicate => {
+        Wire::HuggingFace => huggingface::build(cfg)?,
+        Wire::Replicate => Arc::new(replicate::ReplicateProvider::new(cfg)?),
+        Wire::Cohere => {
             return Err(Error::internal(format!(
                 "provider type `{}` is not available in this build",
                 cfg.kind.as_str()

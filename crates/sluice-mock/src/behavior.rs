@@ -57,6 +57,10 @@ pub struct Behavior {
     pub no_tools: bool,
     /// Reply with exactly this text.
     pub reply: Option<String>,
+    /// Replicate: polls of `urls.get` that still report `processing`
+    /// (default 1). With 0, a create call with `Prefer: wait` answers with
+    /// the finished prediction.
+    pub polls: Option<u32>,
 }
 
 impl Behavior {

@@ -2,8 +2,9 @@
 //!
 //! It speaks the providers' real wire formats (OpenAI, including Azure's
 //! deployment paths, Anthropic, Gemini on AI Studio and Vertex AI with a
-//! Google OAuth2 token endpoint at `POST /token`, and Bedrock with SigV4
-//! verification), answers deterministically, injects
+//! Google OAuth2 token endpoint at `POST /token`, Bedrock with SigV4
+//! verification, Hugging Face text generation and Replicate predictions),
+//! answers deterministically, injects
 //! faults on request ([`behavior`]) and records every request it receives
 //! ([`state`]) so tests can assert on exactly what a gateway sent upstream.
 //!
@@ -16,7 +17,9 @@ mod anthropic;
 mod bedrock;
 pub mod behavior;
 pub mod gemini;
+mod huggingface;
 mod openai;
+mod replicate;
 pub mod sigv4;
 pub mod state;
 mod stream;
@@ -99,18 +102,23 @@ async fn dispatch(
     let path = uri.path().to_owned();
     let raw = String::from_utf8_lossy(&body).into_owned();
     let json: Value = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(raw.clone()));
-    // Azure, Gemini and Bedrock carry the model in the path; everyone else in the body.
-    let model = path
-        .split("/deployments/")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
+    // Replicate, Azure, Gemini, Bedrock and Hugging Face carry the model in
+    // the path; everyone else in the body.
+    let model = replicate::model_from_path(&path)
+        .or_else(|| {
+            path.split("/deployments/")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .map(str::to_owned)
+        })
         .or_else(|| {
             path.rsplit_once("/models/")
                 .filter(|_| gemini::is_gemini(&path))
                 .and_then(|(_, rest)| rest.split(':').next())
+                .map(str::to_owned)
         })
-        .map(str::to_owned)
         .or_else(|| bedrock_model(&path))
+        .or_else(|| huggingface::model_from_path(&path))
         .or_else(|| json.get("model").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| "mock-model".to_owned());
     let seq = state.log(Received {
@@ -135,6 +143,9 @@ async fn dispatch(
         let mut g = stream::Guard::new(state.clone(), seq);
         g.complete();
         return gemini::token::exchange(&state, &raw);
+    }
+    if let Some(resp) = replicate::follow_up(&state, seq, &method, &path, &headers) {
+        return resp;
     }
     let behavior = match behavior_for(&state, &headers, &raw, Some(&model)) {
         Ok(b) => b,
@@ -210,6 +221,12 @@ async fn dispatch(
     if method == Method::POST && path.ends_with("/v1/messages") {
         return anthropic::messages(cx, &headers, &json);
     }
+    if method == Method::POST && path.ends_with("/predictions") {
+        return replicate::create(cx, &path, &headers, &json);
+    }
+    if method == Method::POST && huggingface::is_path(&path) {
+        return huggingface::generate(cx, &path, &json);
+    }
     if method == Method::POST && path.ends_with("/chat/completions") {
         if !json.is_object() {
             let b = Behavior {
@@ -251,6 +268,8 @@ enum Format {
     Anthropic,
     Gemini,
     Bedrock,
+    HuggingFace,
+    Replicate,
 }
 
 impl Format {
@@ -261,6 +280,10 @@ impl Format {
             Self::Anthropic
         } else if bedrock_model(path).is_some() {
             Self::Bedrock
+        } else if replicate::is_path(path) {
+            Self::Replicate
+        } else if huggingface::is_path(path) {
+            Self::HuggingFace
         } else {
             Self::OpenAi
         }
@@ -272,6 +295,8 @@ impl Format {
             Self::Anthropic => anthropic::error(b, status),
             Self::Gemini => gemini::error(b, status),
             Self::Bedrock => bedrock::error(b, status),
+            Self::HuggingFace => huggingface::error(b, status),
+            Self::Replicate => replicate::error(b, status),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What the mock remembers: every request it received, how each response
 //! ended, and the scripted behaviour queue.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -70,6 +70,8 @@ struct Inner {
     issued_tokens: Mutex<std::collections::HashSet<String>>,
     /// When set, Bedrock requests must carry a valid SigV4 signature.
     aws: Mutex<Option<crate::sigv4::AwsCredentials>>,
+    /// Objects a format keeps between requests (Replicate predictions).
+    objects: Mutex<HashMap<String, serde_json::Value>>,
 }
 
 impl MockState {
@@ -157,10 +159,32 @@ impl MockState {
         self.inner.aws.lock().clone()
     }
 
-    /// Forgets requests and script.
+    /// Forgets requests, script and stored objects.
     pub fn reset(&self) {
         self.inner.log.lock().clear();
         self.inner.script.lock().clear();
+        self.inner.objects.lock().clear();
+    }
+
+    /// Stores an object a format needs across requests (e.g. a Replicate
+    /// prediction) under `id`. At most [`LOG_CAPACITY`] are kept.
+    pub fn put_object(&self, id: &str, value: serde_json::Value) {
+        let mut objects = self.inner.objects.lock();
+        if objects.len() >= LOG_CAPACITY
+            && let Some(old) = objects.keys().next().cloned()
+        {
+            objects.remove(&old);
+        }
+        objects.insert(id.to_owned(), value);
+    }
+
+    /// Runs `f` on the object stored under `id`, if any.
+    pub fn with_object<R>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut serde_json::Value) -> R,
+    ) -> Option<R> {
+        self.inner.objects.lock().get_mut(id).map(f)
     }
 
     /// Appends scripted steps.

@@ -20,14 +20,20 @@
 //! - [`eventstream`]: the AWS event-stream binary framing, decoder and encoder.
 //! - [`gemini`]: the Gemini `generateContent` format (AI Studio and Vertex
 //!   AI) and its translation.
+//! - [`prompt`]: a chat rendered as one prompt, for text-completion upstreams.
+//! - [`huggingface`]: Hugging Face / TGI text generation and its translation.
+//! - [`replicate`]: Replicate predictions and their translation.
 
 pub mod anthropic;
 pub mod bedrock;
 pub mod error;
 pub mod eventstream;
 pub mod gemini;
+pub mod huggingface;
 pub mod json;
 pub mod openai;
+pub mod prompt;
+pub mod replicate;
 pub mod sse;
 pub mod stream;
 pub mod translate;
