@@ -16,8 +16,10 @@
 //! - [`stream`]: the state-machine shape of every stream translator.
 //! - [`translate`]: helpers shared by translating adapters.
 //! - [`anthropic`]: the Anthropic Messages format and its translation.
+//! - [`cohere`]: the Cohere v2 chat, embed and rerank formats and their translation.
 
 pub mod anthropic;
+pub mod cohere;
 pub mod error;
 pub mod json;
 pub mod openai;
