@@ -21,7 +21,7 @@ use sluice_store::Attempt;
 
 use crate::config::Timeouts;
 use crate::provider::{
-    ChatCall, ChatInput, ChatOutput, ChatReply, Completion, EmbedInput, Provider,
+    ChatCall, ChatInput, ChatOutput, ChatReply, Completion, EmbedInput, Provider, RerankInput,
 };
 use crate::record::RecordHandle;
 use crate::routing::Resolved;
@@ -68,6 +68,23 @@ pub async fn embeddings(
             t.timeouts.total,
             &*t.provider,
             t.provider.embeddings(input, &t.upstream_model),
+        )
+        .await
+    })
+    .await
+}
+
+/// Runs a rerank request.
+pub async fn rerank(
+    input: &RerankInput,
+    targets: &[Resolved],
+    record: &RecordHandle,
+) -> Result<Answer<Completion>, Error> {
+    run(targets, record, |t| async move {
+        with_timeout(
+            t.timeouts.total,
+            &*t.provider,
+            t.provider.rerank(input, &t.upstream_model),
         )
         .await
     })

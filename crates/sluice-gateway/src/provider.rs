@@ -11,6 +11,7 @@
 //! [`build`] is the one place that matches on the wire format.
 
 mod anthropic;
+mod cohere;
 mod http;
 mod keys;
 mod kind;
@@ -24,7 +25,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use sluice_protocol::openai::chat::ChatRequest;
 use sluice_protocol::openai::request::{ParsedRequest, RequestHead};
-use sluice_protocol::{Error, Usage};
+use sluice_protocol::{Error, ErrorKind, Usage};
 
 pub use kind::{ProviderKind, Wire};
 
@@ -74,6 +75,12 @@ impl ChatInput {
 /// An embeddings request as the client sent it.
 #[derive(Debug)]
 pub struct EmbedInput {
+    pub parsed: ParsedRequest,
+}
+
+/// A rerank request as the client sent it (Cohere's rerank shape).
+#[derive(Debug)]
+pub struct RerankInput {
     pub parsed: ParsedRequest,
 }
 
@@ -160,6 +167,25 @@ pub trait Provider: Send + Sync + 'static {
         input: &EmbedInput,
         upstream_model: &str,
     ) -> Result<Completion, Error>;
+
+    /// Sends a rerank request. The default refuses it with a 400: only
+    /// providers with a rerank API (Cohere) override this.
+    async fn rerank(
+        &self,
+        _input: &RerankInput,
+        _upstream_model: &str,
+    ) -> Result<Completion, Error> {
+        Err(Error::new(
+            ErrorKind::UnsupportedParam,
+            format!(
+                "rerank is not supported by provider `{}` (type `{}`)",
+                self.name(),
+                self.kind().as_str()
+            ),
+        )
+        .with_param("model")
+        .with_provider(self.name()))
+    }
 }
 
 /// Builds the client for one configured provider.
@@ -167,12 +193,8 @@ pub fn build(cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, Error> {
     Ok(match cfg.kind.wire() {
         Wire::OpenAi | Wire::Azure => Arc::new(openai::OpenAiProvider::new(cfg)?),
         Wire::Anthropic => Arc::new(anthropic::AnthropicProvider::new(cfg)?),
-        Wire::Gemini
-        | Wire::Vertex
-        | Wire::Bedrock
-        | Wire::Cohere
-        | Wire::HuggingFace
-        | Wire::Replicate => {
+        Wire::Cohere => Arc::new(cohere::CohereProvider::new(cfg)?),
+        Wire::Gemini | Wire::Vertex | Wire::Bedrock | Wire::HuggingFace | Wire::Replicate => {
             return Err(Error::internal(format!(
                 "provider type `{}` is not available in this build",
                 cfg.kind.as_str()

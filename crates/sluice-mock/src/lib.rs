@@ -1,7 +1,7 @@
 //! A mock LLM provider for tests, benchmarks and `sluice mock`.
 //!
 //! It speaks the providers' real wire formats (OpenAI, including Azure's
-//! deployment paths, in this version), answers deterministically, injects
+//! deployment paths, Anthropic and Cohere v2 in this version), answers deterministically, injects
 //! faults on request ([`behavior`]) and records every request it receives
 //! ([`state`]) so tests can assert on exactly what a gateway sent upstream.
 //!
@@ -12,6 +12,7 @@
 
 mod anthropic;
 pub mod behavior;
+mod cohere;
 mod openai;
 pub mod state;
 mod stream;
@@ -155,6 +156,18 @@ async fn dispatch(
     if method == Method::POST && path.ends_with("/v1/messages") {
         return anthropic::messages(cx, &headers, &json);
     }
+    if method == Method::POST && format == Format::Cohere {
+        if !json.is_object() {
+            return cohere::bad_request("invalid json syntax: the body must be a JSON object");
+        }
+        if path.ends_with("/v2/chat") {
+            return cohere::chat(cx, &json);
+        }
+        if path.ends_with("/v2/embed") {
+            return cohere::embed(cx, &json);
+        }
+        return cohere::rerank(cx, &json);
+    }
     if method == Method::POST && path.ends_with("/chat/completions") {
         if !json.is_object() {
             let b = Behavior {
@@ -194,12 +207,18 @@ fn nodelay(
 enum Format {
     OpenAi,
     Anthropic,
+    Cohere,
 }
 
 impl Format {
     fn of(path: &str) -> Self {
         if path.contains("/v1/messages") {
             Self::Anthropic
+        } else if ["/v2/chat", "/v2/embed", "/v2/rerank"]
+            .iter()
+            .any(|p| path.ends_with(p))
+        {
+            Self::Cohere
         } else {
             Self::OpenAi
         }
@@ -209,6 +228,7 @@ impl Format {
         match self {
             Self::OpenAi => openai::error(b, status),
             Self::Anthropic => anthropic::error(b, status),
+            Self::Cohere => cohere::error(b, status),
         }
     }
 }

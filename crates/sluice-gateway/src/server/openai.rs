@@ -1,5 +1,6 @@
 //! The OpenAI-compatible surface: `/v1/chat/completions`, `/v1/embeddings`,
-//! `/v1/models`, on the default route and under every route prefix.
+//! `/v1/models`, plus `/v1/rerank` (in Cohere's rerank shape, which the
+//! OpenAI API lacks), on the default route and under every route prefix.
 //!
 //! Each handler reads the body under the size limit, parses only what
 //! routing needs, applies the route's model policy, resolves the targets and
@@ -14,7 +15,7 @@ use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use sluice_protocol::openai::models::ModelList;
-use sluice_protocol::openai::request::{parse_chat, parse_embeddings};
+use sluice_protocol::openai::request::{parse_chat, parse_embeddings, parse_rerank};
 use sluice_protocol::{Error, ErrorKind};
 
 use super::body;
@@ -23,7 +24,7 @@ use super::errors::{self, Dialect};
 use super::sse;
 use crate::config::RouteConfig;
 use crate::exec::{self, Answer};
-use crate::provider::{ChatInput, ChatReply, EmbedInput};
+use crate::provider::{ChatInput, ChatReply, EmbedInput, RerankInput};
 use crate::record::ms;
 use crate::routing::apply_route_policy;
 use crate::tokens;
@@ -38,6 +39,12 @@ pub async fn chat(Extension(ctx): Extension<RequestCtx>, req: Request<Body>) -> 
 pub async fn embeddings(Extension(ctx): Extension<RequestCtx>, req: Request<Body>) -> Response {
     let route = ctx.rt.default_route().clone();
     embeddings_on(ctx, &route, req.into_body()).await
+}
+
+/// `POST /v1/rerank` on the default route.
+pub async fn rerank(Extension(ctx): Extension<RequestCtx>, req: Request<Body>) -> Response {
+    let route = ctx.rt.default_route().clone();
+    rerank_on(ctx, &route, req.into_body()).await
 }
 
 /// `GET /v1/models` on the default route.
@@ -64,8 +71,11 @@ pub async fn prefixed_or_not_found(
             (&Method::POST, "/v1/embeddings") => {
                 return embeddings_on(ctx, &route, req.into_body()).await;
             }
+            (&Method::POST, "/v1/rerank") => {
+                return rerank_on(ctx, &route, req.into_body()).await;
+            }
             (&Method::GET, "/v1/models") => return models_on(&ctx, &route),
-            (_, "/v1/chat/completions" | "/v1/embeddings" | "/v1/models") => {
+            (_, "/v1/chat/completions" | "/v1/embeddings" | "/v1/rerank" | "/v1/models") => {
                 let e = Error::new(
                     ErrorKind::MethodNotAllowed,
                     "Method not allowed for this path.",
@@ -183,6 +193,48 @@ async fn embeddings_inner(
     let targets = ctx.rt.models.resolve(&model)?;
     let input = EmbedInput { parsed };
     let answer = exec::embeddings(&input, &targets, record).await?;
+    let overhead = record.elapsed().saturating_sub(answer.upstream_time);
+    note_answer(ctx, &answer, overhead);
+    let c = &answer.value;
+    record.update(|r| {
+        r.usage = c.usage;
+        r.meta.response_model = c.model.clone();
+    });
+    record.finish_ok();
+    Ok(json_response(
+        c.body.clone(),
+        answer.provider.name(),
+        &answer.upstream_model,
+        overhead,
+    ))
+}
+
+async fn rerank_on(ctx: RequestCtx, route: &RouteConfig, body: Body) -> Response {
+    match rerank_inner(&ctx, route, body).await {
+        Ok(resp) => resp,
+        Err(e) => errors::respond(&e, Dialect::OpenAi, &ctx.record),
+    }
+}
+
+/// Rerank usage is recorded as the provider reports it; for Cohere, billed
+/// search units count as prompt tokens.
+async fn rerank_inner(
+    ctx: &RequestCtx,
+    route: &RouteConfig,
+    body: Body,
+) -> Result<Response, Error> {
+    let record = &ctx.record;
+    record.update(|r| {
+        r.meta.route.clone_from(&route.name);
+        r.meta.endpoint = "rerank".to_owned();
+    });
+    let bytes = body::read(body, ctx.rt.config.server.max_body_bytes).await?;
+    let parsed = parse_rerank(bytes)?;
+    record.update(|r| r.meta.request_model = Some(parsed.head.model.clone()));
+    let model = apply_route_policy(route, &parsed.head.model)?.to_owned();
+    let targets = ctx.rt.models.resolve(&model)?;
+    let input = RerankInput { parsed };
+    let answer = exec::rerank(&input, &targets, record).await?;
     let overhead = record.elapsed().saturating_sub(answer.upstream_time);
     note_answer(ctx, &answer, overhead);
     let c = &answer.value;
