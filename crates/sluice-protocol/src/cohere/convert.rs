@@ -327,7 +327,7 @@ pub fn is_failure(reason: Option<&str>) -> bool {
 /// Billed units as a JSON object, when Cohere reported them.
 pub fn billed_units(usage: Option<&wire::Usage>) -> Option<Value> {
     usage
-        .and_then(|u| u.billed_units)
+        .and_then(|u| u.billed_units.as_ref())
         .and_then(|b| serde_json::to_value(b).ok())
 }
 

@@ -139,8 +139,8 @@ pub fn to_cohere_embed(
 /// Sluice's usage for an embed or rerank `meta`: billed input tokens, or
 /// (rerank) search units, as prompt tokens. `None` when Cohere sent none.
 pub fn meta_usage(meta: Option<&Meta>) -> Option<Usage> {
-    let b = meta?.billed_units?;
-    let units = b.input_tokens.or(b.search_units)?;
+    let b = meta?.billed_units.as_ref()?;
+    let units = b.input_tokens.as_ref().or(b.search_units.as_ref())?;
     Some(Usage {
         prompt_tokens: count(Some(units)),
         ..Usage::default()

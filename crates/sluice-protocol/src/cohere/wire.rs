@@ -4,7 +4,7 @@
 //! JSON values, so nothing is lost passing through these types.
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 /// `POST /v2/chat` request body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -221,7 +221,7 @@ where
 }
 
 /// `usage`: what Cohere bills and what the model actually processed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billed_units: Option<BilledUnits>,
@@ -230,39 +230,42 @@ pub struct Usage {
 }
 
 /// `billed_units`. Cohere's reference types these as numbers, not integers,
-/// so they are read as `f64`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+/// so they are kept as JSON numbers (and re-emitted exactly as received).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BilledUnits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_tokens: Option<f64>,
+    pub input_tokens: Option<Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_tokens: Option<f64>,
+    pub output_tokens: Option<Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub search_units: Option<f64>,
+    pub search_units: Option<Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classifications: Option<f64>,
+    pub classifications: Option<Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub images: Option<f64>,
+    pub images: Option<Number>,
 }
 
 /// `tokens`: input and output tokens as the model counted them (including
 /// the prompt template Cohere adds).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tokens {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_tokens: Option<f64>,
+    pub input_tokens: Option<Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_tokens: Option<f64>,
+    pub output_tokens: Option<Number>,
 }
 
 /// A count reported as a JSON number, as a whole number of units.
-pub fn count(n: Option<f64>) -> u64 {
+pub fn count(n: Option<&Number>) -> u64 {
     n.map_or(0, |v| {
-        if v.is_finite() && v > 0.0 {
-            v.round() as u64
-        } else {
-            0
-        }
+        v.as_u64().unwrap_or_else(|| {
+            let f = v.as_f64().unwrap_or(0.0);
+            if f.is_finite() && f > 0.0 {
+                f.round() as u64
+            } else {
+                0
+            }
+        })
     })
 }
 
@@ -270,12 +273,12 @@ impl Usage {
     /// Sluice's usage: `tokens` when Cohere reports them (they are what the
     /// model processed), else `billed_units`. `None` when neither is there.
     pub fn to_usage(&self) -> Option<crate::Usage> {
-        let (input, output) = match (self.tokens, self.billed_units) {
+        let (input, output) = match (&self.tokens, &self.billed_units) {
             (Some(t), _) if t.input_tokens.is_some() || t.output_tokens.is_some() => {
-                (t.input_tokens, t.output_tokens)
+                (t.input_tokens.as_ref(), t.output_tokens.as_ref())
             }
             (_, Some(b)) if b.input_tokens.is_some() || b.output_tokens.is_some() => {
-                (b.input_tokens, b.output_tokens)
+                (b.input_tokens.as_ref(), b.output_tokens.as_ref())
             }
             _ => return None,
         };
