@@ -316,6 +316,7 @@ async fn json_mode_images_and_documents() {
     assert_eq!(sent["citation_options"], json!({"mode": "FAST"}));
     let cite = &v["choices"][0]["message"]["citations"][0];
     assert_eq!(cite["text"], "benefits");
+    assert_eq!(cite["sources"][0]["id"], "handbook");
     assert_eq!(
         cite["sources"][0]["document"],
         json!({"text": "Gym memberships are offered."})

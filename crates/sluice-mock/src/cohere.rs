@@ -193,7 +193,8 @@ fn answer(body: &Value, msgs: &[Value], b: &Behavior, seq: u64) -> Answer {
         .sum();
     let calls = tool_calls(body, msgs, b, seq);
     let mut finish = "COMPLETE";
-    let (mut text, plan, mut citations, output) = if calls.is_empty() {
+    let mut citations = Vec::new();
+    let (mut text, plan, output) = if calls.is_empty() {
         let results: Vec<String> = msgs
             .iter()
             .rev()
@@ -220,7 +221,7 @@ fn answer(body: &Value, msgs: &[Value], b: &Behavior, seq: u64) -> Answer {
             },
             _ => base,
         };
-        (reply, String::new(), Vec::new(), 0)
+        (reply, String::new(), 0)
     } else {
         let names: Vec<&str> = calls.iter().map(|c| c.1.as_str()).collect();
         let plan = format!("I will call {}.", names.join(" and "));
@@ -229,7 +230,7 @@ fn answer(body: &Value, msgs: &[Value], b: &Behavior, seq: u64) -> Answer {
                 .iter()
                 .map(|c| 1 + (c.2.len() as u64).div_ceil(4))
                 .sum::<u64>();
-        (String::new(), plan, Vec::new(), out)
+        (String::new(), plan, out)
     };
     if calls.is_empty() {
         for stop in body
@@ -262,13 +263,14 @@ fn answer(body: &Value, msgs: &[Value], b: &Behavior, seq: u64) -> Answer {
             && let Some(start) = text.rfind(' ').map(|i| i + 1)
         {
             let cited = &text[start..];
+            let id = doc.get("id").and_then(Value::as_str).unwrap_or("doc:0");
             let document = match doc {
-                Value::String(s) => json!({"id": "doc:0", "snippet": s}),
+                Value::String(s) => json!({"id": id, "snippet": s}),
                 other => other.get("data").cloned().unwrap_or_else(|| other.clone()),
             };
             citations.push(json!({"start": text[..start].chars().count(),
                 "end": text.chars().count(), "text": cited, "type": "TEXT_CONTENT",
-                "sources": [{"type": "document", "id": "doc:0", "document": document}]}));
+                "sources": [{"type": "document", "id": id, "document": document}]}));
         }
     } else {
         finish = "TOOL_CALL";

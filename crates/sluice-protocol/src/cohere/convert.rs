@@ -31,19 +31,6 @@ use crate::openai::chat::{
 };
 use crate::translate::{Translated, unsupported};
 
-/// Top-level Cohere parameters a client may send through `extra_body`.
-const PASSTHROUGH: &[&str] = &[
-    "documents",
-    "citation_options",
-    "safety_mode",
-    "k",
-    "top_k",
-    "p",
-    "thinking",
-    "strict_tools",
-    "priority",
-];
-
 /// Translates an OpenAI chat request for a Cohere upstream.
 pub fn to_cohere(req: &ChatRequest, upstream_model: &str) -> Result<Translated<CoRequest>, Error> {
     let mut dropped = Vec::new();
@@ -67,7 +54,7 @@ pub fn to_cohere(req: &ChatRequest, upstream_model: &str) -> Result<Translated<C
         stream: req.stream.filter(|s| *s),
         ..CoRequest::default()
     };
-    tools(req, &mut out);
+    tools(req, &mut out)?;
     out.response_format = match &req.response_format {
         Some(ResponseFormat::JsonObject) => Some(wire::ResponseFormat {
             kind: "json_object".to_owned(),
@@ -91,12 +78,12 @@ pub fn to_cohere(req: &ChatRequest, upstream_model: &str) -> Result<Translated<C
                 }
             },
             "citation_options" => out.citation_options = Some(v.clone()),
-            "safety_mode" => out.safety_mode = v.as_str().map(str::to_owned),
-            "k" | "top_k" => out.k = v.as_u64(),
-            "p" => out.p = v.as_f64().or(out.p),
+            "safety_mode" => out.safety_mode = Some(typed(k, v.as_str(), "a string")?.to_owned()),
+            "k" | "top_k" => out.k = Some(typed(k, v.as_u64(), "a non-negative integer")?),
+            "p" => out.p = Some(typed(k, v.as_f64(), "a number")?),
             "thinking" => out.thinking = Some(v.clone()),
-            "strict_tools" => out.strict_tools = v.as_bool(),
-            _ if PASSTHROUGH.contains(&k.as_str()) => {
+            "strict_tools" => out.strict_tools = Some(typed(k, v.as_bool(), "a boolean")?),
+            "priority" => {
                 out.extra.insert(k.clone(), v.clone());
             }
             _ => dropped.push(k.clone()),
@@ -123,13 +110,26 @@ pub fn to_cohere(req: &ChatRequest, upstream_model: &str) -> Result<Translated<C
     })
 }
 
+/// A passthrough parameter's value, or a 400 naming it.
+fn typed<T>(name: &str, value: Option<T>, expected: &str) -> Result<T, Error> {
+    value.ok_or_else(|| Error::invalid(format!("`{name}` must be {expected}")).with_param(name))
+}
+
 /// `tools`, `tool_choice` and `strict_tools`. Cohere cannot name the tool
 /// to call, so a named choice offers only that tool and requires a call.
-fn tools(req: &ChatRequest, out: &mut CoRequest) {
+fn tools(req: &ChatRequest, out: &mut CoRequest) -> Result<(), Error> {
     let named = match &req.tool_choice {
         Some(ToolChoice::Named(n)) => Some(n.function.name.as_str()),
         _ => None,
     };
+    if let Some(name) = named
+        && !req.tools.iter().flatten().any(|t| t.function.name == name)
+    {
+        return Err(Error::invalid(format!(
+            "`tool_choice` names the function `{name}`, which is not in `tools`"
+        ))
+        .with_param("tool_choice"));
+    }
     out.tools = req
         .tools
         .iter()
@@ -164,6 +164,7 @@ fn tools(req: &ChatRequest, out: &mut CoRequest) {
         }
         _ => None,
     };
+    Ok(())
 }
 
 fn messages(msgs: &[OaMessage], dropped: &mut Vec<String>) -> Result<Vec<Message>, Error> {

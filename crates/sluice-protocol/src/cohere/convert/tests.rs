@@ -120,6 +120,11 @@ fn tool_choices() {
     assert_eq!(v["tool_choice"], "REQUIRED");
     assert_eq!(v["tools"].as_array().unwrap().len(), 1);
     assert_eq!(v["tools"][0]["function"]["name"], "b");
+    let r = req(
+        json!({"model": "m", "tools": tools, "tool_choice": {"type": "function", "function": {"name": "zz"}},
+        "messages": [{"role": "user", "content": "x"}]}),
+    );
+    assert_eq!(to_cohere(&r, "m").unwrap_err().param(), Some("tool_choice"));
 }
 
 #[test]
@@ -143,10 +148,15 @@ fn meaning_changing_params_are_refused() {
         let r = req(json!({"model": "m", "messages": [{"role": "user", "content": [part]}]}));
         assert_eq!(to_cohere(&r, "m").unwrap_err().param(), Some(param));
     }
-    let r = req(
-        json!({"model": "m", "documents": "nope", "messages": [{"role": "user", "content": "x"}]}),
-    );
-    assert_eq!(to_cohere(&r, "m").unwrap_err().param(), Some("documents"));
+    for (k, bad) in [
+        ("documents", json!("nope")),
+        ("top_k", json!("high")),
+        ("safety_mode", json!(1)),
+    ] {
+        let mut body = json!({"model": "m", "messages": [{"role": "user", "content": "x"}]});
+        body[k] = bad;
+        assert_eq!(to_cohere(&req(body), "m").unwrap_err().param(), Some(k));
+    }
 }
 
 #[test]
