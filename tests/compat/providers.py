@@ -255,6 +255,18 @@ PROVIDERS = [
         usage_of=lambda u: (u["input_token_count"], u["output_token_count"]),
         caps={"stream"},
     ),
+    Provider(
+        name="cohere",
+        config="type: cohere\n    base_url: {mock}\n    api_key: env:COMPAT_KEY",
+        upstream_model="command-a-vision-07-2025",
+        chat_path=lambda r: r["path"] == "/v2/chat",
+        authorized=lambda r: header(r, "authorization") == f"Bearer {KEY}",
+        system_of=_openai_system,
+        turns_of=lambda b: sum(1 for m in b["messages"] if m["role"] != "system"),
+        # Sluice reports Cohere's `tokens`; `billed_units` ride alongside.
+        usage_of=lambda u: (u["tokens"]["input_tokens"], u["tokens"]["output_tokens"]),
+        embed_model="embed-v4.0",
+    ),
 ]
 
 

@@ -34,7 +34,7 @@ use sluice_store::Attempt;
 use tokio::time::Instant;
 
 use crate::config::routing::{HedgeAfter, Retries};
-use crate::provider::{ChatInput, ChatOutput, Completion, EmbedInput, Provider};
+use crate::provider::{ChatInput, ChatOutput, Completion, EmbedInput, Provider, RerankInput};
 use crate::record::{RecordHandle, ms};
 use crate::routing::{Group, RouteCtx, Target, plan};
 
@@ -78,6 +78,17 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
         job,
         |group: Arc<Group>, i: usize, model: String| async move {
             attempt::chat(&group.targets[i], input, &model).await
+        },
+    )
+    .await
+}
+
+/// Runs a rerank request.
+pub async fn rerank(job: &Job<'_>, input: &RerankInput) -> Result<Answer<Completion>, Error> {
+    run(
+        job,
+        |group: Arc<Group>, i: usize, model: String| async move {
+            attempt::rerank(&group.targets[i], input, &model).await
         },
     )
     .await

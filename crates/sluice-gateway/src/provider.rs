@@ -12,6 +12,7 @@
 
 mod anthropic;
 mod bedrock;
+mod cohere;
 mod gemini;
 mod http;
 mod huggingface;
@@ -28,7 +29,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use sluice_protocol::openai::chat::ChatRequest;
 use sluice_protocol::openai::request::{ParsedRequest, RequestHead};
-use sluice_protocol::{Error, Usage};
+use sluice_protocol::{Error, ErrorKind, Usage};
 
 pub use kind::{ProviderKind, Wire};
 
@@ -78,6 +79,12 @@ impl ChatInput {
 /// An embeddings request as the client sent it.
 #[derive(Debug)]
 pub struct EmbedInput {
+    pub parsed: ParsedRequest,
+}
+
+/// A rerank request as the client sent it (Cohere's rerank shape).
+#[derive(Debug)]
+pub struct RerankInput {
     pub parsed: ParsedRequest,
 }
 
@@ -170,6 +177,25 @@ pub trait Provider: Send + Sync + 'static {
     async fn probe(&self) -> Option<Result<(), Error>> {
         None
     }
+
+    /// Sends a rerank request. The default refuses it with a 400: only
+    /// providers with a rerank API (Cohere) override this.
+    async fn rerank(
+        &self,
+        _input: &RerankInput,
+        _upstream_model: &str,
+    ) -> Result<Completion, Error> {
+        Err(Error::new(
+            ErrorKind::UnsupportedParam,
+            format!(
+                "rerank is not supported by provider `{}` (type `{}`)",
+                self.name(),
+                self.kind().as_str()
+            ),
+        )
+        .with_param("model")
+        .with_provider(self.name()))
+    }
 }
 
 /// Builds the client for one configured provider.
@@ -181,11 +207,6 @@ pub fn build(cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, Error> {
         Wire::Bedrock => Arc::new(bedrock::BedrockProvider::new(cfg)?),
         Wire::HuggingFace => huggingface::build(cfg)?,
         Wire::Replicate => Arc::new(replicate::ReplicateProvider::new(cfg)?),
-        Wire::Cohere => {
-            return Err(Error::internal(format!(
-                "provider type `{}` is not available in this build",
-                cfg.kind.as_str()
-            )));
-        }
+        Wire::Cohere => Arc::new(cohere::CohereProvider::new(cfg)?),
     })
 }

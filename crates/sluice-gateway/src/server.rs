@@ -49,6 +49,7 @@ pub fn app(gw: Arc<Gateway>) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(openai::chat))
         .route("/v1/embeddings", post(openai::embeddings))
+        .route("/v1/rerank", post(openai::rerank))
         .route("/v1/models", get(openai::models))
         .fallback(openai::prefixed_or_not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)

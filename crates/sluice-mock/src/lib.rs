@@ -3,8 +3,8 @@
 //! It speaks the providers' real wire formats (OpenAI, including Azure's
 //! deployment paths, Anthropic, Gemini on AI Studio and Vertex AI with a
 //! Google OAuth2 token endpoint at `POST /token`, Bedrock with SigV4
-//! verification, Hugging Face text generation and Replicate predictions),
-//! answers deterministically, injects
+//! verification, Cohere v2, Hugging Face text generation and Replicate
+//! predictions), answers deterministically, injects
 //! faults on request ([`behavior`]) and records every request it receives
 //! ([`state`]) so tests can assert on exactly what a gateway sent upstream.
 //!
@@ -16,6 +16,7 @@
 mod anthropic;
 mod bedrock;
 pub mod behavior;
+mod cohere;
 pub mod gemini;
 mod huggingface;
 mod openai;
@@ -227,6 +228,18 @@ async fn dispatch(
     if method == Method::POST && huggingface::is_path(&path) {
         return huggingface::generate(cx, &path, &json);
     }
+    if method == Method::POST && format == Format::Cohere {
+        if !json.is_object() {
+            return cohere::bad_request("invalid json syntax: the body must be a JSON object");
+        }
+        if path.ends_with("/v2/chat") {
+            return cohere::chat(cx, &json);
+        }
+        if path.ends_with("/v2/embed") {
+            return cohere::embed(cx, &json);
+        }
+        return cohere::rerank(cx, &json);
+    }
     if method == Method::POST && path.ends_with("/chat/completions") {
         if !json.is_object() {
             let b = Behavior {
@@ -270,6 +283,7 @@ enum Format {
     Bedrock,
     HuggingFace,
     Replicate,
+    Cohere,
 }
 
 impl Format {
@@ -284,6 +298,11 @@ impl Format {
             Self::Replicate
         } else if huggingface::is_path(path) {
             Self::HuggingFace
+        } else if ["/v2/chat", "/v2/embed", "/v2/rerank"]
+            .iter()
+            .any(|p| path.ends_with(p))
+        {
+            Self::Cohere
         } else {
             Self::OpenAi
         }
@@ -297,6 +316,7 @@ impl Format {
             Self::Bedrock => bedrock::error(b, status),
             Self::HuggingFace => huggingface::error(b, status),
             Self::Replicate => replicate::error(b, status),
+            Self::Cohere => cohere::error(b, status),
         }
     }
 }

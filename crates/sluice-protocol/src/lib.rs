@@ -23,9 +23,11 @@
 //! - [`prompt`]: a chat rendered as one prompt, for text-completion upstreams.
 //! - [`huggingface`]: Hugging Face / TGI text generation and its translation.
 //! - [`replicate`]: Replicate predictions and their translation.
+//! - [`cohere`]: the Cohere v2 chat, embed and rerank formats and their translation.
 
 pub mod anthropic;
 pub mod bedrock;
+pub mod cohere;
 pub mod error;
 pub mod eventstream;
 pub mod gemini;

@@ -13,7 +13,7 @@ use sluice_protocol::{Error, ErrorKind};
 
 use super::deadline::Deadlines;
 use crate::provider::{
-    ChatCall, ChatInput, ChatOutput, ChatReply, Completion, EmbedInput, Provider,
+    ChatCall, ChatInput, ChatOutput, ChatReply, Completion, EmbedInput, Provider, RerankInput,
 };
 use crate::routing::stats::InFlight;
 use crate::routing::{Group, Target};
@@ -79,6 +79,21 @@ pub async fn chat(
     } else {
         with_timeout(target.timeouts.total, provider, provider.chat(call)).await
     }
+}
+
+/// A rerank attempt.
+pub async fn rerank(
+    target: &Target,
+    input: &RerankInput,
+    upstream_model: &str,
+) -> Result<Completion, Error> {
+    let provider = &*target.provider;
+    with_timeout(
+        target.timeouts.total,
+        provider,
+        provider.rerank(input, upstream_model),
+    )
+    .await
 }
 
 /// An embeddings attempt.

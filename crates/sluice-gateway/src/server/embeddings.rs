@@ -1,11 +1,13 @@
-//! `POST /v1/embeddings`: read, parse the head, apply the route's policy,
-//! execute against the model's targets, answer.
+//! The JSON-in, JSON-out endpoints that are not chat: `POST /v1/embeddings`
+//! and `POST /v1/rerank` (in Cohere's rerank shape, which the OpenAI API
+//! lacks). Read, parse the head, apply the route's policy, execute against
+//! the model's targets, answer.
 
 use axum::body::Body;
 use axum::response::Response;
 use http::Request;
 use sluice_protocol::Error;
-use sluice_protocol::openai::request::parse_embeddings;
+use sluice_protocol::openai::request::{parse_embeddings, parse_rerank};
 
 use super::answer::Served;
 use super::chat::begin;
@@ -14,42 +16,68 @@ use super::errors::{self, Dialect};
 use super::{body, meta};
 use crate::config::RouteConfig;
 use crate::exec::{self, Job};
-use crate::provider::EmbedInput;
+use crate::provider::{EmbedInput, RerankInput};
 use crate::routing::apply_route_policy;
 use crate::tokens;
 
-/// Serves one embeddings request on `route`.
-pub async fn serve(ctx: RequestCtx, route: &RouteConfig, req: Request<Body>) -> Response {
-    match run(&ctx, route, req).await {
+/// Which endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Embeddings,
+    /// Usage is what the provider reports; for Cohere, billed search units
+    /// count as prompt tokens.
+    Rerank,
+}
+
+/// Serves one request of `op` on `route`.
+pub async fn serve(ctx: RequestCtx, route: &RouteConfig, req: Request<Body>, op: Op) -> Response {
+    match run(&ctx, route, req, op).await {
         Ok(resp) => resp,
         Err(e) => errors::respond(&e, Dialect::OpenAi, &ctx.record),
     }
 }
 
-async fn run(ctx: &RequestCtx, route: &RouteConfig, req: Request<Body>) -> Result<Response, Error> {
+async fn run(
+    ctx: &RequestCtx,
+    route: &RouteConfig,
+    req: Request<Body>,
+    op: Op,
+) -> Result<Response, Error> {
     let record = &ctx.record;
     let (parts, body) = req.into_parts();
-    let metadata = begin(ctx, route, "embeddings", &parts)?;
+    let endpoint = match op {
+        Op::Embeddings => "embeddings",
+        Op::Rerank => "rerank",
+    };
+    let metadata = begin(ctx, route, endpoint, &parts)?;
     let bytes = body::read(body, ctx.rt.config.server.max_body_bytes).await?;
-    let parsed = parse_embeddings(bytes)?;
+    let parsed = match op {
+        Op::Embeddings => parse_embeddings(bytes)?,
+        Op::Rerank => parse_rerank(bytes)?,
+    };
     record.update(|r| r.meta.request_model = Some(parsed.head.model.clone()));
     let model = apply_route_policy(route, &parsed.head.model)?.to_owned();
-    let input = EmbedInput { parsed };
+    let size = parsed.object.body().len();
     let job = Job {
         rt: &ctx.rt,
         ctx: meta::route_ctx(&parts, metadata.as_ref(), None),
         record,
         model: &model,
-        prompt_tokens: &|| tokens::from_bytes(input.parsed.object.body().len()),
+        prompt_tokens: &|| tokens::from_bytes(size),
     };
-    let answer = exec::embeddings(&job, &input).await?;
+    let answer = match op {
+        Op::Embeddings => exec::embeddings(&job, &EmbedInput { parsed }).await?,
+        Op::Rerank => exec::rerank(&job, &RerankInput { parsed }).await?,
+    };
     let served = Served::note(ctx, &answer, &[]);
     let c = answer.value;
-    let usage = c.usage.unwrap_or_else(|| {
-        tokens::estimated(tokens::from_bytes(input.parsed.object.body().len()), 0)
-    });
+    let usage = match (c.usage, op) {
+        (Some(u), _) => Some(u),
+        (None, Op::Embeddings) => Some(tokens::estimated(tokens::from_bytes(size), 0)),
+        (None, Op::Rerank) => None,
+    };
     record.update(|r| {
-        r.usage = Some(usage);
+        r.usage = usage;
         r.meta.response_model = c.model.clone();
     });
     record.finish_ok();

@@ -1,5 +1,6 @@
 //! The OpenAI-compatible surface: `/v1/chat/completions`, `/v1/embeddings`,
-//! `/v1/models`, on the default route and under every route prefix.
+//! `/v1/models`, plus `/v1/rerank` (Cohere's rerank shape), on the default
+//! route and under every route prefix.
 //!
 //! The handlers here only pick the route; [`super::chat`] and
 //! [`super::embeddings`] do the work. Errors are rendered once, in OpenAI's
@@ -14,9 +15,10 @@ use http::{HeaderValue, Method, Request, header};
 use sluice_protocol::openai::models::ModelList;
 use sluice_protocol::{Error, ErrorKind};
 
+use super::chat;
 use super::context::RequestCtx;
+use super::embeddings::{self as embed, Op};
 use super::errors::{self, Dialect};
-use super::{chat, embeddings as embed};
 use crate::config::RouteConfig;
 
 /// `POST /v1/chat/completions` on the default route.
@@ -28,7 +30,13 @@ pub async fn chat(Extension(ctx): Extension<RequestCtx>, req: Request<Body>) -> 
 /// `POST /v1/embeddings` on the default route.
 pub async fn embeddings(Extension(ctx): Extension<RequestCtx>, req: Request<Body>) -> Response {
     let route = ctx.rt.default_route().clone();
-    embed::serve(ctx, &route, req).await
+    embed::serve(ctx, &route, req, Op::Embeddings).await
+}
+
+/// `POST /v1/rerank` on the default route.
+pub async fn rerank(Extension(ctx): Extension<RequestCtx>, req: Request<Body>) -> Response {
+    let route = ctx.rt.default_route().clone();
+    embed::serve(ctx, &route, req, Op::Rerank).await
 }
 
 /// `GET /v1/models` on the default route.
@@ -50,9 +58,14 @@ pub async fn prefixed_or_not_found(
     if let Some((route, rest)) = route {
         match (req.method(), rest.as_str()) {
             (&Method::POST, "/v1/chat/completions") => return chat::serve(ctx, &route, req).await,
-            (&Method::POST, "/v1/embeddings") => return embed::serve(ctx, &route, req).await,
+            (&Method::POST, "/v1/embeddings") => {
+                return embed::serve(ctx, &route, req, Op::Embeddings).await;
+            }
+            (&Method::POST, "/v1/rerank") => {
+                return embed::serve(ctx, &route, req, Op::Rerank).await;
+            }
             (&Method::GET, "/v1/models") => return models_on(&ctx, &route),
-            (_, "/v1/chat/completions" | "/v1/embeddings" | "/v1/models") => {
+            (_, "/v1/chat/completions" | "/v1/embeddings" | "/v1/rerank" | "/v1/models") => {
                 let e = Error::new(
                     ErrorKind::MethodNotAllowed,
                     "Method not allowed for this path.",

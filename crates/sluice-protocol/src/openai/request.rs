@@ -82,6 +82,20 @@ pub fn parse_embeddings(body: Bytes) -> Result<ParsedRequest, Error> {
     Ok(parsed)
 }
 
+/// Reads the head of a rerank request (Cohere's shape): `model`, and
+/// checks that `query` and `documents` are present.
+pub fn parse_rerank(body: Bytes) -> Result<ParsedRequest, Error> {
+    let parsed = parse_common(body)?;
+    for field in ["query", "documents"] {
+        if !parsed.object.contains(field) {
+            return Err(
+                Error::invalid(format!("Missing required parameter: '{field}'.")).with_param(field),
+            );
+        }
+    }
+    Ok(parsed)
+}
+
 fn parse_common(body: Bytes) -> Result<ParsedRequest, Error> {
     let object = RawObject::parse(body).map_err(|e| invalid_json(&e))?;
     let model: String = match object.get_as::<Option<String>>("model") {
