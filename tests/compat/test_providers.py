@@ -224,3 +224,11 @@ def test_unsupported_capability_is_a_clear_400(client, p):
     kwargs.setdefault("messages", [{"role": "user", "content": "x"}])
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model=p.model, **kwargs)
+
+
+@params
+def test_missing_embeddings_is_a_clear_400(client, p):
+    if "embeddings" in p.caps:
+        pytest.skip(f"{p.name} has embeddings")
+    with pytest.raises(openai.BadRequestError):
+        client.embeddings.create(model=p.model, input="x")

@@ -103,6 +103,9 @@ pub struct Completion {
     pub usage: Option<Usage>,
     /// The model the upstream says answered.
     pub model: Option<String>,
+    /// Request parameters the provider's format could not carry (for
+    /// embeddings and rerank; chat reports them in [`ChatOutput`]).
+    pub dropped: Vec<String>,
 }
 
 /// One chunk of a streamed answer, in OpenAI `chat.completion.chunk` form.

@@ -570,3 +570,18 @@ async fn the_mock_token_endpoint_checks_the_jwt_and_vertex_needs_its_tokens() {
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["status"], "UNAUTHENTICATED");
 }
+
+#[tokio::test]
+async fn embeddings_name_the_parameters_they_drop() {
+    let h = start().await;
+    let resp = h
+        .post(
+            "/v1/embeddings",
+            &json!({"model": "gem-embed", "input": "alpha", "user": "u-1"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-sluice-dropped-params"], "user");
+    let recs = h.records(1).await;
+    assert_eq!(recs[0].dropped_params, ["user"]);
+}

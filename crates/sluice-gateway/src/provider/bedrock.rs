@@ -149,9 +149,7 @@ impl Provider for BedrockProvider {
         let req: EmbeddingsRequest = serde_json::from_slice(input.parsed.object.body())
             .map_err(|e| Error::invalid(format!("invalid embeddings request: {e}")))?;
         let translated = to_titan(&req, upstream_model).map_err(|e| e.with_provider(&self.name))?;
-        if !translated.dropped.is_empty() {
-            tracing::debug!(dropped = ?translated.dropped, "embeddings parameters Titan cannot carry");
-        }
+
         let mut results = Vec::with_capacity(translated.value.len());
         for one in &translated.value {
             let body = serde_json::to_vec(one)
@@ -175,6 +173,7 @@ impl Provider for BedrockProvider {
                 ..Usage::default()
             }),
             model: Some(out.model),
+            dropped: translated.dropped,
         })
     }
 }

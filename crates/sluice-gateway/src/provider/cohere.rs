@@ -172,11 +172,7 @@ impl Provider for CohereProvider {
             .map_err(|e| Error::invalid(format!("invalid embeddings request: {e}")))?;
         let base64 = wants_base64(&req)?;
         let translated = to_cohere_embed(&req, upstream_model)?;
-        if !translated.dropped.is_empty() {
-            // The embeddings answer has no channel to name dropped parameters.
-            tracing::info!(provider = %self.name, dropped = ?translated.dropped,
-                "embeddings parameters not sent to Cohere");
-        }
+
         let resp = self
             .post("/v2/embed", &translated.value, "application/json")
             .await?;
@@ -188,6 +184,7 @@ impl Provider for CohereProvider {
             body: json_body(&answer)?,
             usage,
             model: Some(upstream_model.to_owned()),
+            dropped: translated.dropped,
         })
     }
 
@@ -204,6 +201,7 @@ impl Provider for CohereProvider {
             body: json_body(&answer)?,
             usage,
             model: Some(upstream_model.to_owned()),
+            dropped: Vec::new(),
         })
     }
 }

@@ -166,8 +166,11 @@ impl Provider for GeminiProvider {
             let texts = req.input.texts().unwrap_or_default();
             texts.iter().map(|t| crate::tokens::count(t)).sum::<u64>()
         };
+        let dropped;
         let (answer, usage) = if self.is_vertex() {
-            let body = to_predict(&req)?.value;
+            let translated = to_predict(&req)?;
+            dropped = translated.dropped;
+            let body = translated.value;
             let resp = self.post(self.url(model, "predict")?, &body).await?;
             let bytes = http::read_body(resp, MAX_RESPONSE_BYTES, &self.name).await?;
             let parsed: PredictResponse = translate::parse(&bytes, &self.name)?;
@@ -182,7 +185,9 @@ impl Provider for GeminiProvider {
             let tokens = answer.usage.prompt_tokens;
             (answer, (tokens, source))
         } else {
-            let body = to_batch_embed(&req, model.strip_prefix("models/").unwrap_or(model))?.value;
+            let translated = to_batch_embed(&req, model.strip_prefix("models/").unwrap_or(model))?;
+            dropped = translated.dropped;
+            let body = translated.value;
             let resp = self
                 .post(self.url(model, "batchEmbedContents")?, &body)
                 .await?;
@@ -205,6 +210,7 @@ impl Provider for GeminiProvider {
                 ..Usage::default()
             }),
             model: Some(model.to_owned()),
+            dropped,
         })
     }
 }

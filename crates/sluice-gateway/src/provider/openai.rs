@@ -165,6 +165,7 @@ impl Provider for OpenAiProvider {
             usage: peek.usage.map(Usage::from),
             model: peek.model,
             body,
+            dropped: Vec::new(),
         })
         .into())
     }
@@ -222,6 +223,7 @@ impl Provider for OpenAiProvider {
             }),
             model: peek.model,
             body,
+            dropped: Vec::new(),
         })
     }
 }

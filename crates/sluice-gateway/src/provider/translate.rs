@@ -41,6 +41,7 @@ pub fn completion(resp: &ChatResponse) -> Result<Completion, Error> {
         body: Bytes::from(body),
         usage: resp.usage.map(Usage::from),
         model: Some(resp.model.clone()),
+        dropped: Vec::new(),
     })
 }
 

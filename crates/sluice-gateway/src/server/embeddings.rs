@@ -69,7 +69,7 @@ async fn run(
         Op::Embeddings => exec::embeddings(&job, &EmbedInput { parsed }).await?,
         Op::Rerank => exec::rerank(&job, &RerankInput { parsed }).await?,
     };
-    let served = Served::note(ctx, &answer, &[]);
+    let served = Served::note(ctx, &answer, &answer.value.dropped);
     let c = answer.value;
     let usage = match (c.usage, op) {
         (Some(u), _) => Some(u),
