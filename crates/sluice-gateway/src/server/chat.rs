@@ -16,7 +16,8 @@ use super::context::RequestCtx;
 use super::errors::{self, Dialect};
 use super::{body, meta, sse};
 use crate::config::RouteConfig;
-use crate::exec::{self, Job};
+use crate::exec::Job;
+use crate::pipeline;
 use crate::provider::{ChatInput, ChatReply};
 use crate::routing::apply_route_policy;
 use crate::tokens;
@@ -72,7 +73,7 @@ async fn run(ctx: &RequestCtx, route: &RouteConfig, req: Request<Body>) -> Resul
         model,
         prompt_tokens: &|| tokens::prompt_of(&input),
     };
-    let answer = exec::chat(&job, &input).await?;
+        let answer = pipeline::chat(&job, &input).await?;
     let served = Served::note(ctx, &answer, &answer.value.dropped);
     Ok(match answer.value.reply {
         ChatReply::Complete(c) => {

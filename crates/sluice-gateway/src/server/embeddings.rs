@@ -15,7 +15,8 @@ use super::context::RequestCtx;
 use super::errors::{self, Dialect};
 use super::{body, meta};
 use crate::config::RouteConfig;
-use crate::exec::{self, Job};
+use crate::exec::Job;
+use crate::pipeline;
 use crate::provider::{EmbedInput, RerankInput};
 use crate::routing::apply_route_policy;
 use crate::tokens;
@@ -66,8 +67,8 @@ async fn run(
         prompt_tokens: &|| tokens::from_bytes(size),
     };
     let answer = match op {
-        Op::Embeddings => exec::embeddings(&job, &EmbedInput { parsed }).await?,
-        Op::Rerank => exec::rerank(&job, &RerankInput { parsed }).await?,
+                Op::Embeddings => pipeline::embeddings(&job, &EmbedInput { parsed }).await?,
+        Op::Rerank => pipeline::rerank(&job, &RerankInput { parsed }).await?,
     };
     let served = Served::note(ctx, &answer, &answer.value.dropped);
     let c = answer.value;
