@@ -19,6 +19,17 @@ pub enum UsageSource {
     Cache,
 }
 
+impl UsageSource {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provider => "provider",
+            Self::Estimated => "estimated",
+            Self::Cache => "cache",
+        }
+    }
+}
+
 /// Token counts for one request. Serialized with a derived `total_tokens`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 pub struct Usage {

@@ -1,15 +1,23 @@
 //! Storage for Sluice, behind narrow traits.
 //!
 //! - [`record`]: the request record, one per request accepted by the listener.
-//! - [`sink`]: where records go ([`sink::RecordSink`]); the gateway's ledger
-//!   writes batches to a sink from a background task, never from the request
-//!   path.
-//!
-//! The embedded SQLite store and the Postgres and Redis backends hang off the
-//! same traits.
+//! - [`sink`]: where records go ([`RecordSink`]); the gateway's ledger writes
+//!   batches to a sink from a background task, never from the request path.
+//! - [`keys`]: virtual keys, consumers and teams ([`KeyStore`]).
+//! - [`policy`]: limits and budgets as stored with them.
+//! - [`counters`]: rate-limit and budget counters ([`counters::Counters`]),
+//!   in memory or in Redis.
+//! - [`db`]: the SQL store (SQLite by default, PostgreSQL to scale out),
+//!   which implements [`KeyStore`] and [`RecordSink`].
 
+pub mod counters;
+pub mod db;
+pub mod keys;
+pub mod policy;
 pub mod record;
 pub mod sink;
 
-pub use record::{Attempt, Outcome, RequestRecord};
+pub use db::Db;
+pub use keys::{Consumer, KeyRecord, KeyStore, ResolvedKey, Team};
+pub use record::{Attempt, Identity, Outcome, RequestRecord};
 pub use sink::{LogSink, MemorySink, RecordSink, StoreError};

@@ -74,6 +74,18 @@ pub struct Meta {
     pub endpoint: String,
 }
 
+/// Who sent a request (never the key itself).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The virtual key's id.
+    pub key_id: Option<String>,
+    pub key_name: Option<String>,
+    /// The consumer's id.
+    pub consumer: Option<String>,
+    /// The team's id.
+    pub team: Option<String>,
+}
+
 /// One try against one upstream target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
@@ -103,6 +115,9 @@ pub struct RequestRecord {
     pub started_at_ms: u64,
     pub method: String,
     pub path: String,
+    /// Who sent it.
+    #[serde(default)]
+    pub identity: Identity,
     pub meta: Meta,
     pub stream: bool,
     /// HTTP status sent to the client (200 for a stream that later failed).
@@ -123,6 +138,9 @@ pub struct RequestRecord {
     /// Why the answering target was chosen (see `Attempt::reason`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route_reason: Option<String>,
+    /// `hit`, `miss`, `bypass` or `refresh` when a cache was consulted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
     /// Client metadata sent in the `x-sluice-metadata` header.
     pub metadata: Option<serde_json::Value>,
     /// Parameters dropped in translation.
@@ -138,6 +156,7 @@ impl RequestRecord {
             started_at_ms,
             method: method.to_owned(),
             path: path.to_owned(),
+            identity: Identity::default(),
             meta: Meta::default(),
             stream: false,
             status: 0,
@@ -151,6 +170,7 @@ impl RequestRecord {
             gateway_ms: None,
             attempts: Vec::new(),
             route_reason: None,
+            cache: None,
             metadata: None,
             dropped_params: Vec::new(),
         }

@@ -17,6 +17,12 @@ pub enum StoreError {
     /// The data could not be encoded.
     #[error("could not encode record: {0}")]
     Encode(#[from] serde_json::Error),
+    /// A unique name or key is already taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The record to change does not exist.
+    #[error("not found")]
+    NotFound,
 }
 
 /// A destination for request records.

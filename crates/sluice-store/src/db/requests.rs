@@ -1,0 +1,118 @@
+//! The request ledger in SQL: idempotent batch inserts, and the spend sums
+//! budgets are seeded from after a restart.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::{Db, unavailable};
+use crate::record::RequestRecord;
+use crate::sink::{RecordSink, StoreError};
+
+const COLS: &str = "id, started_at, key_id, consumer, team, route, endpoint, request_model, \
+    response_model, provider, upstream_model, status, outcome, stream, cache, prompt_tokens, \
+    completion_tokens, total_tokens, cached_read_tokens, cached_write_tokens, reasoning_tokens, \
+    usage_source, cost_usd, latency_ms, ttft_ms, gateway_ms, record";
+const NCOLS: usize = 27;
+
+/// Whose spend to sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpendBy {
+    Key,
+    Consumer,
+    Team,
+}
+
+impl Db {
+    /// Spend in USD since `since_ms`, per key, consumer or team id.
+    pub async fn spend_since(
+        &self,
+        by: SpendBy,
+        since_ms: i64,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        let col = match by {
+            SpendBy::Key => "key_id",
+            SpendBy::Consumer => "consumer",
+            SpendBy::Team => "team",
+        };
+        let q = format!(
+            "SELECT {col} AS who, SUM(cost_usd) AS spend FROM requests \
+             WHERE started_at >= $1 AND {col} IS NOT NULL AND cost_usd IS NOT NULL GROUP BY {col}"
+        );
+        let rows = sqlx::query(self.sql(&q))
+            .bind(since_ms)
+            .fetch_all(self.pool())
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>("who")?,
+                    r.try_get::<f64, _>("spend")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(unavailable)
+    }
+
+    /// How many records the ledger holds.
+    pub async fn count_requests(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM requests")
+            .fetch_one(self.pool())
+            .await
+            .map_err(unavailable)?;
+        row.try_get::<i64, _>("n").map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl RecordSink for Db {
+    async fn write_batch(&self, records: &[RequestRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool().begin().await.map_err(unavailable)?;
+        let placeholders: Vec<String> = (1..=NCOLS).map(|i| format!("${i}")).collect();
+        let q = format!(
+            "INSERT INTO requests ({COLS}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
+            placeholders.join(", ")
+        );
+        let q = self.sql(&q).0;
+        for r in records {
+            let u = r.usage.unwrap_or_default();
+            let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            sqlx::query(sqlx::AssertSqlSafe(q.clone()))
+                .bind(&r.request_id)
+                .bind(as_i64(r.started_at_ms))
+                .bind(r.identity.key_id.clone())
+                .bind(r.identity.consumer.clone())
+                .bind(r.identity.team.clone())
+                .bind(r.meta.route.clone())
+                .bind(r.meta.endpoint.clone())
+                .bind(r.meta.request_model.clone())
+                .bind(r.meta.response_model.clone())
+                .bind(r.meta.provider_name.clone())
+                .bind(r.meta.upstream_model.clone())
+                .bind(i64::from(r.status))
+                .bind(r.outcome.as_str())
+                .bind(i64::from(r.stream))
+                .bind(r.cache.clone())
+                .bind(as_i64(u.prompt_tokens))
+                .bind(as_i64(u.completion_tokens))
+                .bind(as_i64(u.total_tokens()))
+                .bind(as_i64(u.cached_read_tokens))
+                .bind(as_i64(u.cached_write_tokens))
+                .bind(as_i64(u.reasoning_tokens))
+                .bind(r.usage.map(|u| u.source.as_str()))
+                .bind(r.cost_usd)
+                .bind(r.latency_ms)
+                .bind(r.ttft_ms)
+                .bind(r.gateway_ms)
+                .bind(serde_json::to_string(r)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(())
+    }
+}
