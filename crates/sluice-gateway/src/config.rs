@@ -14,6 +14,7 @@ mod models;
 pub mod raw;
 pub mod routing;
 pub mod secret;
+pub mod tenancy;
 pub mod units;
 mod validate;
 

@@ -58,6 +58,8 @@ pub struct Answer<T> {
     pub attempts: u32,
     /// Why the answering target was chosen.
     pub reason: String,
+    /// The answering target's price, if known.
+    pub price: Option<crate::pricing::Price>,
 }
 
 /// One request to execute.
@@ -254,6 +256,7 @@ where
                 return Ok(Answer {
                     value,
                     provider: outcome.winner.provider.clone(),
+                    price: outcome.winner.price_of(&job.rt.prices, &outcome.model),
                     upstream_model: outcome.model,
                     upstream_time: spent.upstream,
                     attempts: spent.attempts,

@@ -1,9 +1,11 @@
 //! The ledger: request records leave the request path through a bounded
-//! channel and are written in batches by one background task.
+//! channel and are written in batches by background tasks.
 //!
-//! [`Ledger::submit`] never blocks and never awaits. The writer drains up to
-//! a batch at a time into the configured [`RecordSink`], retrying a failed
-//! batch with backoff. [`LedgerTask::shutdown`] flushes what is queued.
+//! [`Ledger::submit`] never blocks and never awaits. Each configured
+//! [`RecordSink`] (the log, the database) has its own channel and writer, so
+//! a slow or failing sink never holds back another. A writer drains up to a
+//! batch at a time, retrying a failed batch with backoff.
+//! [`LedgerTask::shutdown`] flushes what is queued.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +23,7 @@ const BATCH: usize = 512;
 /// The sending side, cloned into every request's record.
 #[derive(Clone)]
 pub struct Ledger {
-    tx: mpsc::Sender<RequestRecord>,
+    tx: Arc<[mpsc::Sender<RequestRecord>]>,
     counters: Arc<Counters>,
 }
 
@@ -36,22 +38,48 @@ pub struct Counters {
 
 /// The writer task; [`shutdown`](Self::shutdown) flushes and stops it.
 pub struct LedgerTask {
-    handle: JoinHandle<()>,
+    handles: Vec<JoinHandle<()>>,
 }
 
 impl Ledger {
     /// Starts the writer on the current runtime.
     pub fn start(sink: Arc<dyn RecordSink>) -> (Self, LedgerTask) {
-        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        Self::start_many(vec![sink])
+    }
+
+    /// Starts one writer per sink; every record goes to each.
+    pub fn start_many(sinks: Vec<Arc<dyn RecordSink>>) -> (Self, LedgerTask) {
         let counters = Arc::new(Counters::default());
-        let handle = tokio::spawn(writer(rx, sink, counters.clone()));
-        (Self { tx, counters }, LedgerTask { handle })
+        let mut tx = Vec::with_capacity(sinks.len());
+        let mut handles = Vec::with_capacity(sinks.len());
+        for sink in sinks {
+            let (t, rx) = mpsc::channel(CHANNEL_CAPACITY);
+            tx.push(t);
+            handles.push(tokio::spawn(writer(rx, sink, counters.clone())));
+        }
+        (
+            Self {
+                tx: tx.into(),
+                counters,
+            },
+            LedgerTask { handles },
+        )
     }
 
     /// Queues a record. Never blocks.
     pub fn submit(&self, record: RequestRecord) {
         self.counters.submitted.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = self.tx.try_send(record) {
+        let Some((last, rest)) = self.tx.split_last() else {
+            return;
+        };
+        for tx in rest {
+            self.send(tx, record.clone());
+        }
+        self.send(last, record);
+    }
+
+    fn send(&self, tx: &mpsc::Sender<RequestRecord>, record: RequestRecord) {
+        if let Err(e) = tx.try_send(record) {
             self.counters.overflowed.fetch_add(1, Ordering::Relaxed);
             let r = match e {
                 mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r,
@@ -70,8 +98,10 @@ impl LedgerTask {
     /// Waits for every queued record to be written. Call after the last
     /// [`Ledger`] clone is dropped (the server has stopped).
     pub async fn shutdown(self) {
-        if let Err(e) = self.handle.await {
-            tracing::error!(error = %e, "ledger writer failed");
+        for handle in self.handles {
+            if let Err(e) = handle.await {
+                tracing::error!(error = %e, "ledger writer failed");
+            }
         }
     }
 }

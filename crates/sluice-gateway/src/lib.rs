@@ -3,11 +3,13 @@
 //!
 //! A request's life, outermost first:
 //! 1. [`server`] accepts the connection and applies the layers in the order
-//!    set in [`server::app`] (request id and record, panic guard);
+//!    set in [`server::app`] (request id and record, panic guard, then the
+//!    auth layer, which resolves the caller's key through [`tenancy`]);
 //! 2. a handler reads the body, parses the few fields it needs
 //!    (`sluice_protocol::openai::request`) and resolves the model through
 //!    [`routing`];
-//! 3. [`exec`] runs the attempts against the resolved targets through
+//! 3. [`pipeline`] admits it against the caller's limits and budgets, and
+//!    [`exec`] runs the attempts against the resolved targets through
 //!    [`provider`] clients, under deadlines;
 //! 4. the answer is written back in the client's dialect, streams chunk by
 //!    chunk, and the [`record`] is handed to the [`ledger`].
@@ -25,6 +27,7 @@ pub mod reload;
 pub mod routing;
 pub mod server;
 pub mod state;
+pub mod tenancy;
 pub mod tokens;
 
 pub use state::{Gateway, Runtime};

@@ -4,9 +4,14 @@
 //!
 //! Handlers parse their dialect into the canonical input and call these
 //! functions; they never call the executor directly. The cross-cutting
-//! policies that need the parsed request (key limits and budgets, the
-//! response cache, guardrails) are applied here, in one place, around
-//! [`crate::exec`].
+//! policies that need the parsed request are applied here, in one place,
+//! around [`crate::exec`], in this order:
+//! 1. admission ([`admission`]): allowed models and routes, then the
+//!    caller's rate limits and budgets, reserved at once; a spent budget
+//!    may switch the request to its fallback model;
+//! 2. execution against the model's targets.
+
+mod admission;
 
 use sluice_protocol::Error;
 
@@ -15,15 +20,59 @@ use crate::provider::{ChatInput, ChatOutput, Completion, EmbedInput, RerankInput
 
 /// A chat call.
 pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>, Error> {
-    exec::chat(job, input).await
+    let object = &input.raw().object;
+    let max: Option<u64> = object
+        .get_as("max_completion_tokens")
+        .ok()
+        .flatten()
+        .or_else(|| object.get_as("max_tokens").ok().flatten());
+    let n: u64 = object.get_as("n").ok().flatten().unwrap_or(1).max(1);
+    let output = max.map(|m| m.saturating_mul(n));
+    match admission::admit(job, output).await? {
+        Some(model) => {
+            exec::chat(
+                &Job {
+                    model: &model,
+                    ..*job
+                },
+                input,
+            )
+            .await
+        }
+        None => exec::chat(job, input).await,
+    }
 }
 
 /// An embeddings call.
 pub async fn embeddings(job: &Job<'_>, input: &EmbedInput) -> Result<Answer<Completion>, Error> {
-    exec::embeddings(job, input).await
+    match admission::admit(job, Some(0)).await? {
+        Some(model) => {
+            exec::embeddings(
+                &Job {
+                    model: &model,
+                    ..*job
+                },
+                input,
+            )
+            .await
+        }
+        None => exec::embeddings(job, input).await,
+    }
 }
 
 /// A rerank call.
 pub async fn rerank(job: &Job<'_>, input: &RerankInput) -> Result<Answer<Completion>, Error> {
-    exec::rerank(job, input).await
+    match admission::admit(job, Some(0)).await? {
+        Some(model) => {
+            exec::rerank(
+                &Job {
+                    model: &model,
+                    ..*job
+                },
+                input,
+            )
+            .await
+        }
+        None => exec::rerank(job, input).await,
+    }
 }

@@ -4,8 +4,12 @@
 //! (`pricing/prices.json`). Models are matched by pattern (one `*`, longest
 //! match wins); Azure uses OpenAI's prices, Vertex Gemini's, and every local
 //! server is free. Cached-input, cache-write and per-request prices are
-//! applied when the usage has them. Used when a request is recorded and by
-//! the `lowest_cost` strategy.
+//! applied when the usage has them. Used when a request is recorded, by
+//! budgets (reservation estimates and settlement) and by the `lowest_cost`
+//! strategy.
+//!
+//! The config's `pricing:` entries override the bundled table per provider
+//! name and model pattern ([`Prices`]).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -13,6 +17,7 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 use sluice_protocol::Usage;
 
+use crate::config::tenancy::RawPrice;
 use crate::provider::ProviderKind;
 
 /// Prices of one model, USD per million tokens.
@@ -164,6 +169,48 @@ impl PriceTable {
     }
 }
 
+/// The prices in effect: the config's overrides, then the bundled table.
+#[derive(Debug, Default)]
+pub struct Prices {
+    /// Per provider name.
+    overrides: HashMap<String, Family>,
+}
+
+impl Prices {
+    /// The table with `overrides` (from the config) on top.
+    pub fn new(overrides: &[RawPrice]) -> Self {
+        let mut by_provider: HashMap<String, Family> = HashMap::new();
+        for o in overrides {
+            let price = Price {
+                input: o.input,
+                output: o.output,
+                cached_input: o.cached_input,
+                cache_write: o.cache_write,
+                per_request: o.per_request,
+            };
+            let f = by_provider.entry(o.provider.clone()).or_default();
+            if o.model.contains('*') {
+                f.patterns.push((o.model.clone(), price));
+                f.patterns
+                    .sort_by_key(|(p, _)| std::cmp::Reverse(p.len() - p.matches('*').count()));
+            } else {
+                f.exact.insert(o.model.clone(), price);
+            }
+        }
+        Self {
+            overrides: by_provider,
+        }
+    }
+
+    /// The price of `model` on the provider named `provider`, of `kind`.
+    pub fn lookup(&self, provider: &str, kind: ProviderKind, model: &str) -> Option<Price> {
+        self.overrides
+            .get(provider)
+            .and_then(|f| f.lookup(model))
+            .or_else(|| PriceTable::bundled().lookup(kind, model))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +252,23 @@ mod tests {
             0.0
         );
         assert!(t.lookup(ProviderKind::Openai, "mock-gpt").is_none());
+    }
+
+    #[test]
+    fn overrides_win_per_provider() {
+        let p = Prices::new(&[RawPrice {
+            provider: "mine".into(),
+            model: "gpt-4o*".into(),
+            input: 1.0,
+            output: 2.0,
+            cached_input: None,
+            cache_write: None,
+            per_request: None,
+        }]);
+        let k = ProviderKind::Openai;
+        assert_eq!(p.lookup("mine", k, "gpt-4o-mini").unwrap().input, 1.0);
+        assert_eq!(p.lookup("other", k, "gpt-4o-mini").unwrap().input, 0.15);
+        assert!(p.lookup("mine", k, "unknown").is_none());
     }
 
     #[test]

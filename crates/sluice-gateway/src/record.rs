@@ -7,15 +7,25 @@
 //! handed to the ledger. A request whose outcome was never set (the client
 //! went away first) is recorded as `client_cancelled`. Because emission
 //! happens on drop, no path can forget it, and none can emit it twice.
+//!
+//! At that moment the cost is computed from the usage and the answering
+//! target's price, then the finish hooks run (limit and budget settlement),
+//! in the order they were added. Policies may also leave headers for the
+//! outermost layer to add to the response ([`RecordHandle::add_header`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use http::{HeaderName, HeaderValue};
 use parking_lot::Mutex;
 use sluice_protocol::{Error, Usage};
 use sluice_store::{Attempt, Outcome, RequestRecord};
 
 use crate::ledger::Ledger;
+use crate::pricing::Price;
+
+/// Runs once, with the finished record, before it goes to the ledger.
+pub type FinishHook = Box<dyn FnOnce(&RequestRecord) + Send>;
 
 /// Shared, cheap handle on the record of one request.
 #[derive(Clone)]
@@ -31,6 +41,11 @@ struct Cell {
 struct Draft {
     record: RequestRecord,
     finished: bool,
+    /// The answering target's price, for the cost.
+    price: Option<Price>,
+    hooks: Vec<FinishHook>,
+    /// Headers policies want on the response.
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl RecordHandle {
@@ -47,6 +62,9 @@ impl RecordHandle {
             draft: Mutex::new(Draft {
                 record,
                 finished: false,
+                price: None,
+                hooks: Vec::new(),
+                headers: Vec::new(),
             }),
             ledger,
         }))
@@ -80,6 +98,33 @@ impl RecordHandle {
     /// Sets usage (replacing any earlier value).
     pub fn set_usage(&self, usage: Usage) {
         self.update(|r| r.usage = Some(usage));
+    }
+
+    /// Reads the record. Keep the closure short: it holds a lock.
+    pub fn read<T>(&self, f: impl FnOnce(&RequestRecord) -> T) -> T {
+        f(&self.0.draft.lock().record)
+    }
+
+    /// Sets the price the cost is computed at (the answering target's).
+    pub fn set_price(&self, price: Option<Price>) {
+        self.0.draft.lock().price = price;
+    }
+
+    /// Adds a hook run with the finished record.
+    pub fn on_finish(&self, hook: FinishHook) {
+        self.0.draft.lock().hooks.push(hook);
+    }
+
+    /// Adds (or replaces) a response header.
+    pub fn add_header(&self, name: HeaderName, value: HeaderValue) {
+        let mut d = self.0.draft.lock();
+        d.headers.retain(|(n, _)| *n != name);
+        d.headers.push((name, value));
+    }
+
+    /// Takes the headers left for the response.
+    pub fn take_headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        std::mem::take(&mut self.0.draft.lock().headers)
     }
 
     /// Whether the outcome has been decided.
@@ -126,7 +171,15 @@ impl Drop for Cell {
             d.record.outcome = Outcome::ClientCancelled;
             d.record.latency_ms = ms(self.start.elapsed());
         }
+        if d.record.cost_usd.is_none()
+            && let (Some(price), Some(usage)) = (d.price, d.record.usage)
+        {
+            d.record.cost_usd = Some(price.cost(&usage));
+        }
         let record = std::mem::replace(&mut d.record, RequestRecord::new(String::new(), 0, "", ""));
+        for hook in d.hooks.drain(..) {
+            hook(&record);
+        }
         self.ledger.submit(record);
     }
 }

@@ -30,8 +30,8 @@ pub use plan::Plan;
 
 use crate::config::routing::{GroupPolicy, RawCondition};
 use crate::config::{Config, OnModelMismatch, RouteConfig, Timeouts};
-use crate::pricing::{Price, PriceTable};
-use crate::provider::{self, Provider};
+use crate::pricing::{Price, Prices};
+use crate::provider::{self, Provider, ProviderKind};
 use stats::{StatsRegistry, TargetStats};
 
 /// One upstream target of a group.
@@ -45,7 +45,10 @@ pub struct Target {
     pub timeouts: Timeouts,
     pub when: Option<RawCondition>,
     pub stats: Arc<TargetStats>,
+    /// The price of a fixed upstream model (none for a wildcard template:
+    /// see [`Target::price_of`]).
     pub price: Option<Price>,
+    kind: ProviderKind,
 }
 
 impl Target {
@@ -53,6 +56,12 @@ impl Target {
     /// the group pattern `pattern` with wildcard capture `captured`.
     pub fn upstream_model(&self, pattern: &str, requested: &str, captured: &str) -> String {
         upstream_name(self.template.as_deref(), pattern, requested, captured)
+    }
+
+    /// The price of serving `upstream_model` on this target.
+    pub fn price_of(&self, prices: &Prices, upstream_model: &str) -> Option<Price> {
+        self.price
+            .or_else(|| prices.lookup(self.provider.name(), self.kind, upstream_model))
     }
 }
 
@@ -212,6 +221,7 @@ impl ModelTable {
         config: &Config,
         providers: &HashMap<String, Arc<dyn Provider>>,
         registry: &StatsRegistry,
+        prices: &Prices,
     ) -> Result<Self, Error> {
         let mut exact = HashMap::new();
         let mut wildcards = Vec::new();
@@ -238,7 +248,7 @@ impl ModelTable {
                     .as_deref()
                     .filter(|t| !t.contains('*'))
                     .or((!m.name.contains('*')).then_some(m.name.as_str()))
-                    .and_then(|model| PriceTable::bundled().lookup(pc.kind, model));
+                    .and_then(|model| prices.lookup(&pc.name, pc.kind, model));
                 targets.push(Target {
                     stats: registry.get(&id, m.policy.breaker),
                     id,
@@ -248,6 +258,7 @@ impl ModelTable {
                     timeouts: t.timeouts,
                     when: t.when.clone(),
                     price,
+                    kind: pc.kind,
                 });
             }
             if targets.is_empty() {

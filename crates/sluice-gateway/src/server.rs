@@ -5,6 +5,7 @@
 //! (`TCP_NODELAY`, header read timeout) and graceful shutdown.
 
 mod answer;
+mod auth;
 mod body;
 mod chat;
 mod context;
@@ -28,6 +29,7 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
+pub use auth::{AuthLayer, presented_key};
 pub use context::{RecordLayer, RequestCtx};
 
 use crate::state::Gateway;
@@ -43,6 +45,9 @@ pub const REQUEST_ID_HEADER: &str = "x-sluice-request-id";
 ///    ones refused by an inner layer or a panic, is recorded exactly once.
 /// 2. [`CatchPanicLayer`]: a panic in a handler becomes a 500 in OpenAI
 ///    shape instead of a dropped connection.
+/// 3. [`AuthLayer`]: resolves the caller's key (401 when one is needed and
+///    missing or invalid). Inside the record layer so refusals are recorded,
+///    and before any handler reads the body.
 ///
 /// `/healthz` and `/readyz` sit outside the layers: probes are not traffic.
 pub fn app(gw: Arc<Gateway>) -> Router {
@@ -56,7 +61,8 @@ pub fn app(gw: Arc<Gateway>) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(RecordLayer::new(gw.clone()))
-                .layer(CatchPanicLayer::custom(errors::panic_response)),
+                .layer(CatchPanicLayer::custom(errors::panic_response))
+                .layer(AuthLayer),
         );
     Router::new()
         .route("/healthz", get(health::live))

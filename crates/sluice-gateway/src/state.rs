@@ -1,7 +1,8 @@
 //! Process-wide state and the per-config runtime.
 //!
 //! A [`Runtime`] is everything built from one validated [`Config`]: the
-//! provider clients and the model table. The [`Gateway`] holds the current
+//! provider clients, the model table and the prices, plus a handle on the
+//! process-wide [`Tenancy`] (keys, limits, budgets). The [`Gateway`] holds the current
 //! runtime in an `ArcSwap`; each request loads it once, at the outermost
 //! layer, and uses that one snapshot to the end, so a reload never changes
 //! the rules under a request in flight.
@@ -15,16 +16,22 @@ use sluice_protocol::Error;
 
 use crate::config::{Config, RouteConfig};
 use crate::ledger::Ledger;
+use crate::pricing::Prices;
 use crate::provider::{self, Provider};
 use crate::routing::ModelTable;
 use crate::routing::health::{self, HealthChecks};
 use crate::routing::stats::StatsRegistry;
+use crate::tenancy::Tenancy;
 
 /// Everything built from one config.
 pub struct Runtime {
     pub config: Arc<Config>,
     pub providers: HashMap<String, Arc<dyn Provider>>,
     pub models: ModelTable,
+    /// The bundled price table with the config's overrides.
+    pub prices: Prices,
+    /// Keys, limits and budgets (process-wide, shared by every snapshot).
+    pub tenancy: Arc<Tenancy>,
     /// Increases by one with every successful reload.
     pub generation: u64,
     /// Active health checks of this snapshot; stop when it is replaced.
@@ -34,17 +41,25 @@ pub struct Runtime {
 impl Runtime {
     /// Builds provider clients and tables. Fails only if a client cannot be
     /// built (the config itself is already validated).
-    pub fn build(config: Config, generation: u64, stats: &StatsRegistry) -> Result<Self, Error> {
+    pub fn build(
+        config: Config,
+        generation: u64,
+        stats: &StatsRegistry,
+        tenancy: Arc<Tenancy>,
+    ) -> Result<Self, Error> {
         let mut providers = HashMap::with_capacity(config.providers.len());
         for p in &config.providers {
             providers.insert(p.name.clone(), provider::build(p)?);
         }
-        let models = ModelTable::build(&config, &providers, stats)?;
+        let prices = Prices::new(&config.pricing);
+        let models = ModelTable::build(&config, &providers, stats, &prices)?;
         let health = health::spawn(&models);
         Ok(Self {
             config: Arc::new(config),
             providers,
             models,
+            prices,
+            tenancy,
             generation,
             _health: health,
         })
@@ -83,20 +98,28 @@ pub struct Gateway {
     ledger: Ledger,
     /// Per-target observations, kept across reloads.
     stats: StatsRegistry,
+    tenancy: Arc<Tenancy>,
 }
 
 impl Gateway {
-    /// A gateway serving `config`.
-    pub fn new(config: Config, ledger: Ledger) -> Result<Arc<Self>, Error> {
+    /// A gateway serving `config`, with keys, limits and budgets in
+    /// `tenancy` (see [`Tenancy::open`]).
+    pub fn new(config: Config, ledger: Ledger, tenancy: Arc<Tenancy>) -> Result<Arc<Self>, Error> {
         crate::tokens::warm_up();
         let stats = StatsRegistry::default();
-        let rt = Runtime::build(config, 1, &stats)?;
+        let rt = Runtime::build(config, 1, &stats, tenancy.clone())?;
         Ok(Arc::new(Self {
             runtime: ArcSwap::from_pointee(rt),
             generation: AtomicU64::new(1),
             ledger,
             stats,
+            tenancy,
         }))
+    }
+
+    /// Keys, limits and budgets.
+    pub fn tenancy(&self) -> &Arc<Tenancy> {
+        &self.tenancy
     }
 
     /// Per-target observations (in flight, averages, breaker state).
@@ -128,7 +151,7 @@ impl Gateway {
     /// their snapshot. Returns the new generation.
     pub fn reload(&self, config: Config) -> Result<u64, Error> {
         let generation = self.generation.load(Ordering::Acquire) + 1;
-        let rt = Runtime::build(config, generation, &self.stats)?;
+        let rt = Runtime::build(config, generation, &self.stats, self.tenancy.clone())?;
         self.runtime.store(Arc::new(rt));
         self.generation.store(generation, Ordering::Release);
         Ok(generation)

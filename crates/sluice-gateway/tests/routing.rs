@@ -333,7 +333,7 @@ async fn hedge_wins_and_the_loser_is_cancelled() {
         started.elapsed()
     );
     let mut outcome = String::new();
-    for _ in 0..50 {
+    for _ in 0..250 {
         outcome = h.mock.requests()[0].outcome.clone();
         if outcome != "pending" {
             break;

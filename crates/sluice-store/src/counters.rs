@@ -29,6 +29,13 @@ pub enum Window {
 }
 
 /// One counter a request wants to add to.
+///
+/// The charge is admitted when `floor` fits (`used + floor <= limit`); it
+/// then reserves `amount`, or only the room left if that is less (but never
+/// less than `floor`). A token reservation's floor is the part known for
+/// sure (the prompt), its amount the estimate with the answer: a request
+/// whose estimate is larger than what is left is not refused for that, it
+/// takes the rest of the room, and settles to its real usage later.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Charge {
     /// Counter identity (rule and partition), e.g. `lim:key:abc:total_tokens:60`.
@@ -36,6 +43,26 @@ pub struct Charge {
     pub limit: f64,
     pub window: Window,
     pub amount: f64,
+    /// What must fit for the charge to be admitted (at most `amount`).
+    pub floor: f64,
+}
+
+impl Charge {
+    /// A charge of exactly `amount` (floor and amount equal).
+    pub fn exact(key: String, limit: f64, window: Window, amount: f64) -> Self {
+        Self {
+            key,
+            limit,
+            window,
+            amount,
+            floor: amount,
+        }
+    }
+
+    /// What this charge reserves when `used` is already counted.
+    pub fn reserved(&self, used: f64) -> f64 {
+        self.amount.min((self.limit - used).max(self.floor))
+    }
 }
 
 /// What a charge looks like after a reservation attempt.
@@ -49,6 +76,8 @@ pub struct Slot {
     pub reset_ms: u64,
     /// The bucket the amount went to, for settling.
     pub bucket: u64,
+    /// What was reserved (0 when the reservation was refused).
+    pub charged: f64,
 }
 
 /// The result of [`Counters::reserve`].

@@ -82,8 +82,12 @@ pub struct Identity {
     pub key_name: Option<String>,
     /// The consumer's id.
     pub consumer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_name: Option<String>,
     /// The team's id.
     pub team: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_name: Option<String>,
 }
 
 /// One try against one upstream target.

@@ -142,12 +142,12 @@ async fn redis_counters_reserve_atomically() {
             let c = c.clone();
             let key = key.clone();
             tokio::spawn(async move {
-                c.reserve(&[Charge {
+                c.reserve(&[Charge::exact(
                     key,
-                    limit: 10.0,
-                    window: Window::Sliding { ms: 60_000 },
-                    amount: 1.0,
-                }])
+                    10.0,
+                    Window::Sliding { ms: 60_000 },
+                    1.0,
+                )])
                 .await
                 .unwrap()
                 .allowed
@@ -162,15 +162,15 @@ async fn redis_counters_reserve_atomically() {
     let fixed = format!("{key}:budget");
     c.seed(&fixed, 3, 10_000, 4.5).await.unwrap();
     let r = c
-        .reserve(&[Charge {
-            key: fixed.clone(),
-            limit: 5.0,
-            window: Window::Fixed {
+        .reserve(&[Charge::exact(
+            fixed.clone(),
+            5.0,
+            Window::Fixed {
                 id: 3,
                 ttl_ms: 10_000,
             },
-            amount: 1.0,
-        }])
+            1.0,
+        )])
         .await
         .unwrap();
     assert!(!r.allowed);
@@ -184,4 +184,21 @@ async fn redis_counters_reserve_atomically() {
     .await
     .unwrap();
     assert!((c.read(&fixed, 3).await.unwrap() - 0.5).abs() < 1e-9);
+    // An estimate larger than the room takes the rest; the floor must fit.
+    let partial = Charge {
+        floor: 0.25,
+        ..Charge::exact(
+            fixed.clone(),
+            5.0,
+            Window::Fixed {
+                id: 3,
+                ttl_ms: 10_000,
+            },
+            100.0,
+        )
+    };
+    let r = c.reserve(std::slice::from_ref(&partial)).await.unwrap();
+    assert!(r.allowed);
+    assert!((r.slots[0].charged - 4.5).abs() < 1e-9, "{:?}", r.slots[0]);
+    assert!(!c.reserve(&[partial]).await.unwrap().allowed);
 }

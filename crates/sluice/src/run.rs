@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use sluice_gateway::Gateway;
+use sluice_gateway::config::tenancy::Database;
 use sluice_gateway::config::{self, Config};
 use sluice_gateway::ledger::Ledger;
 use sluice_gateway::provider::ProviderKind;
 use sluice_gateway::reload::Reloader;
 use sluice_gateway::server::{self, ServeOptions};
+use sluice_gateway::tenancy::Tenancy;
 use sluice_store::LogSink;
 use tokio::net::TcpListener;
 
@@ -89,15 +91,19 @@ pub async fn serve(
     config_path: Option<&Path>,
 ) -> anyhow::Result<()> {
     let addr = listen.unwrap_or(cfg.server.listen);
-    let (ledger, ledger_task) = Ledger::start(Arc::new(LogSink {
-        full_json: log_format == LogFormat::Json,
-    }));
+    let tenancy = Tenancy::open(&cfg.store, &cfg.auth).await?;
+    let (ledger, ledger_task) = Ledger::start_many(vec![
+        Arc::new(LogSink {
+            full_json: log_format == LogFormat::Json,
+        }),
+        Arc::new(tenancy.db().clone()),
+    ]);
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    print_banner(&cfg, local);
-    let gw = Gateway::new(cfg, ledger).map_err(|e| anyhow::anyhow!("{e}"))?;
+    print_banner(&cfg, local, &tenancy);
+    let gw = Gateway::new(cfg, ledger, tenancy).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Hot reload from the file (changes and SIGHUP); the listener stays.
     let reloader =
         config_path.map(|p| Reloader::new(p, gw.clone(), move |c| c.server.listen = local));
@@ -118,7 +124,7 @@ pub async fn serve(
 }
 
 /// Prints which providers are on and how their models are addressed.
-fn print_banner(cfg: &Config, addr: SocketAddr) {
+fn print_banner(cfg: &Config, addr: SocketAddr, tenancy: &Tenancy) {
     let mut out = String::new();
     out.push_str(&format!(
         "Sluice {} ({})\n",
@@ -164,10 +170,33 @@ fn print_banner(cfg: &Config, addr: SocketAddr) {
         }
         out.push_str("Address a model as <provider>/<model>, e.g. openai/gpt-4o-mini.\n");
     }
+    out.push_str(&store_line(cfg));
+    if tenancy.is_open(&cfg.auth) {
+        out.push_str(
+            "Auth: OPEN. No API keys exist, so any client may call this gateway (fine for local \
+             use). Create a key (`sluice keys create`) and every request will need one.\n",
+        );
+    } else {
+        out.push_str("Auth: closed. Requests need a Sluice API key.\n");
+    }
     out.push_str(&format!("listening on http://{addr}\n"));
     print!("{out}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
+}
+
+/// Where data lives, for the banner.
+fn store_line(cfg: &Config) -> String {
+    let db = match &cfg.store.database {
+        Database::Sqlite(path) => format!("SQLite {}", path.display()),
+        Database::Postgres(_) => "PostgreSQL".to_owned(),
+    };
+    let counters = if cfg.store.redis.is_some() {
+        "shared in Redis"
+    } else {
+        "in memory (this instance)"
+    };
+    format!("Store: {db}; limit and budget counters {counters}.\n")
 }
 
 /// Resolves on SIGINT or SIGTERM.

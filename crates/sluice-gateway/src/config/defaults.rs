@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::secret::Secret;
+use super::tenancy::{AuthConfig, Database, LimitsConfig, StoreConfig, default_admin};
 use super::validate::{DEFAULT_AZURE_API_VERSION, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY};
 use super::{
     AwsConfig, Config, ModelConfig, ProviderConfig, RouteConfig, ServerConfig, VertexConfig,
@@ -47,6 +48,15 @@ pub fn from_env(env: Env<'_>, listen: SocketAddr) -> Config {
         providers,
         models,
         routes: vec![RouteConfig::default_route()],
+        store: StoreConfig {
+            database: Database::Sqlite(PathBuf::from(DEFAULT_DATA_DIR).join("sluice.db")),
+            redis: None,
+            redis_timeout: std::time::Duration::from_millis(100),
+        },
+        auth: AuthConfig::default(),
+        admin: default_admin(),
+        limits: LimitsConfig::default(),
+        pricing: Vec::new(),
     }
 }
 

@@ -14,6 +14,7 @@ use super::routing::{
     RawAdaptive, RawBreaker, RawFallbacks, RawHealthCheck, RawHedge, RawRetries, RawTarget,
     StickyBy, Strategy,
 };
+use super::tenancy::{RawAdmin, RawAuth, RawLimits, RawPrice, RawStore};
 use super::units::{Dur, Size};
 use crate::provider::ProviderKind;
 
@@ -34,6 +35,21 @@ pub struct RawConfig {
     /// The default route (no prefix) always exists.
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// Where keys, the ledger and shared counters live.
+    #[serde(default)]
+    pub store: RawStore,
+    /// Whether requests need a virtual key.
+    #[serde(default)]
+    pub auth: RawAuth,
+    /// The admin API listener.
+    #[serde(default)]
+    pub admin: RawAdmin,
+    /// Rate limit rules applying to all matching requests.
+    #[serde(default)]
+    pub limits: RawLimits,
+    /// Prices that override or extend the bundled price table.
+    #[serde(default)]
+    pub pricing: Vec<RawPrice>,
 }
 
 /// `server:`

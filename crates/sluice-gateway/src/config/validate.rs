@@ -13,6 +13,7 @@ use serde_saphyr::Spanned;
 use super::raw::{HfTask, OnModelMismatch, RawConfig, RawProvider, RawTimeouts};
 use super::routing::{GroupPolicy, TargetConfig};
 use super::secret::{Secret, resolve};
+use super::tenancy::{self, AdminConfig, AuthConfig, LimitsConfig, RawPrice, StoreConfig};
 use super::{ConfigError, Problem};
 use crate::provider::{ProviderKind, Wire};
 
@@ -34,6 +35,11 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     pub models: Vec<ModelConfig>,
     pub routes: Vec<RouteConfig>,
+    pub store: StoreConfig,
+    pub auth: AuthConfig,
+    pub admin: AdminConfig,
+    pub limits: LimitsConfig,
+    pub pricing: Vec<RawPrice>,
 }
 
 /// `server:` after validation.
@@ -242,6 +248,22 @@ pub fn validate(
         .collect();
     let models = super::models::models(&mut cx, &raw, &providers);
     let routes = super::models::routes(&mut cx, &raw, &models);
+    let store = tenancy::store(&mut cx, &raw.store, &server.data_dir);
+    let auth = tenancy::auth(&raw.auth);
+    let admin = tenancy::admin(&mut cx, &raw.admin);
+    let limits = tenancy::limits(&mut cx, &raw.limits);
+    for (i, p) in raw.pricing.iter().enumerate() {
+        if !providers.iter().any(|x| x.name == p.provider) {
+            cx.at::<()>(
+                format!("pricing[{i}].provider"),
+                None,
+                format!("unknown provider `{}`", p.provider),
+            );
+        }
+        if p.input < 0.0 || p.output < 0.0 {
+            cx.at::<()>(format!("pricing[{i}]"), None, "prices cannot be negative");
+        }
+    }
     if !cx.problems.is_empty() {
         return Err(ConfigError {
             origin: source.to_owned(),
@@ -254,6 +276,11 @@ pub fn validate(
         providers,
         models,
         routes,
+        store,
+        auth,
+        admin,
+        limits,
+        pricing: raw.pricing.clone(),
     })
 }
 

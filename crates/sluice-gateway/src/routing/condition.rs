@@ -16,8 +16,13 @@ pub struct RouteCtx<'a> {
     pub path: &'a str,
     /// The `x-sluice-metadata` object, if the client sent one.
     pub metadata: Option<&'a Map<String, Value>>,
+    /// The caller, when a key was presented (limits and budgets read it).
+    pub identity: Option<&'a crate::tenancy::Identity>,
+    /// The key's id.
     pub key_id: Option<&'a str>,
+    /// The consumer's name.
     pub consumer: Option<&'a str>,
+    /// The team's name.
     pub team: Option<&'a str>,
     /// The request body's `user` field.
     pub user: Option<&'a str>,

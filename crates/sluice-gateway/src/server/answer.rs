@@ -21,6 +21,7 @@ impl Served {
     /// Records how `answer` was reached and prepares its headers.
     pub fn note<T>(ctx: &RequestCtx, answer: &Answer<T>, dropped: &[String]) -> Self {
         let overhead = ctx.record.elapsed().saturating_sub(answer.upstream_time);
+        ctx.record.set_price(answer.price);
         ctx.record.update(|r| {
             r.meta.provider_name = Some(answer.provider.name().to_owned());
             r.meta.upstream_model = Some(answer.upstream_model.clone());

@@ -1,7 +1,8 @@
 //! The outermost layer: request id, config snapshot and request record.
 //!
 //! Runs first on every API request. Writes the [`RequestCtx`] extension,
-//! which every handler reads; adds `x-sluice-request-id` to every response.
+//! which every handler reads; adds `x-sluice-request-id` to every response,
+//! with any headers policies left on the record (rate-limit headers).
 //! Responses with a fixed-size body that no handler finished (axum's own
 //! rejections, the 404 fallback) are finished here from their status; a
 //! streaming body finishes its record itself when the stream ends.
@@ -21,12 +22,15 @@ use tower::{Layer, Service};
 use super::REQUEST_ID_HEADER;
 use crate::record::RecordHandle;
 use crate::state::{Gateway, Runtime};
+use crate::tenancy::Identity;
 
-/// What every handler gets: the config snapshot and the record.
+/// What every handler gets: the config snapshot, the record and the
+/// caller (set by the auth layer; `None` on an open gateway).
 #[derive(Clone)]
 pub struct RequestCtx {
     pub rt: Arc<Runtime>,
     pub record: RecordHandle,
+    pub identity: Option<Arc<Identity>>,
 }
 
 /// Layer creating the [`RequestCtx`] of each request.
@@ -81,6 +85,7 @@ where
         req.extensions_mut().insert(RequestCtx {
             rt: self.gw.snapshot(),
             record: record.clone(),
+            identity: None,
         });
         RecordFuture {
             inner: self.inner.call(req),
@@ -112,6 +117,7 @@ where
             if let Ok(v) = HeaderValue::from_str(record.id()) {
                 resp.headers_mut().insert(REQUEST_ID_HEADER, v);
             }
+            resp.headers_mut().extend(record.take_headers());
             let status = resp.status().as_u16();
             record.update(|r| r.status = status);
             if !record.is_finished() && resp.body().size_hint().exact().is_some() {

@@ -20,6 +20,11 @@ pub enum Dialect {
     OpenAi,
 }
 
+/// The dialect errors on `path` are written in, before a handler knows better.
+pub fn dialect_for(_path: &str) -> Dialect {
+    Dialect::OpenAi
+}
+
 /// Finishes `record` with `err` and renders it.
 pub fn respond(err: &Error, dialect: Dialect, record: &RecordHandle) -> Response {
     record.finish_err(err, false);
@@ -37,6 +42,10 @@ pub fn render(err: &Error, dialect: Dialect) -> Response {
         let secs = after.as_secs_f64().ceil().max(1.0) as u64;
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        // The OpenAI SDKs prefer this one: it keeps sub-second precision.
+        if let Ok(v) = HeaderValue::from_str(&after.as_millis().max(1).to_string()) {
+            resp.headers_mut().insert("retry-after-ms", v);
         }
     }
     resp

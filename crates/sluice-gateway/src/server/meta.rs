@@ -2,13 +2,15 @@
 //! client's metadata (`x-sluice-metadata`) and the routing context.
 //!
 //! Read by the handlers before routing. The metadata is recorded with the
-//! request and can steer routing (`when: {metadata: ...}`).
+//! request and can steer routing (`when: {metadata: ...}`); the caller's
+//! identity (set by the auth layer) steers routing and carries its limits.
 
 use http::HeaderMap;
 use http::request::Parts;
 use serde_json::{Map, Value};
 use sluice_protocol::Error;
 
+use super::context::RequestCtx;
 use crate::routing::RouteCtx;
 
 /// The request header carrying client metadata, a JSON object.
@@ -42,12 +44,19 @@ pub fn route_ctx<'a>(
     metadata: Option<&'a Map<String, Value>>,
     user: Option<&'a str>,
 ) -> RouteCtx<'a> {
+    let identity = parts
+        .extensions
+        .get::<RequestCtx>()
+        .and_then(|c| c.identity.as_deref());
     RouteCtx {
         headers: Some(&parts.headers),
         path: parts.uri.path(),
         metadata,
+        identity,
+        key_id: identity.map(|i| i.key_id.as_str()),
+        consumer: identity.and_then(|i| i.consumer_name.as_deref()),
+        team: identity.and_then(|i| i.team_name.as_deref()),
         user,
-        ..RouteCtx::default()
     }
 }
 

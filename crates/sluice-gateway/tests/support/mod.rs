@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use sluice_gateway::Gateway;
 use sluice_gateway::config;
+use sluice_gateway::config::tenancy::Database;
 use sluice_gateway::ledger::Ledger;
 use sluice_gateway::server::{self, ServeOptions};
+use sluice_gateway::tenancy::Tenancy;
 use sluice_mock::MockServer;
 use sluice_store::{MemorySink, RequestRecord};
 use tokio::net::TcpListener;
@@ -23,6 +25,8 @@ pub struct Harness {
     pub sink: MemorySink,
     pub gw: Arc<Gateway>,
     stop: Option<oneshot::Sender<()>>,
+    /// Holds the SQLite store.
+    _data: tempfile::TempDir,
 }
 
 impl Harness {
@@ -54,10 +58,18 @@ impl Harness {
             "SECOND_KEY" => Some("sk-second-canary-9876543210".to_owned()),
             _ => None,
         };
-        let cfg = config::parse(&yaml, "test.yaml", &env).expect("config is valid");
+        let mut cfg = config::parse(&yaml, "test.yaml", &env).expect("config is valid");
+        let data = tempfile::tempdir().expect("temp dir");
+        if let Database::Sqlite(_) = cfg.store.database {
+            cfg.store.database = Database::Sqlite(data.path().join("sluice.db"));
+        }
+        let tenancy = Tenancy::open(&cfg.store, &cfg.auth)
+            .await
+            .expect("store opens");
         let sink = MemorySink::default();
-        let (ledger, _task) = Ledger::start(Arc::new(sink.clone()));
-        let gw = Gateway::new(cfg, ledger).expect("gateway builds");
+        let (ledger, _task) =
+            Ledger::start_many(vec![Arc::new(sink.clone()), Arc::new(tenancy.db().clone())]);
+        let gw = Gateway::new(cfg, ledger, tenancy).expect("gateway builds");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
@@ -77,6 +89,7 @@ impl Harness {
             sink,
             gw,
             stop: Some(stop),
+            _data: data,
         }
     }
 

@@ -104,7 +104,7 @@ impl Counters for MemoryCounters {
                         0.0
                     };
                     let used = sliding_used(cur, prev, now, ms);
-                    let wait = sliding_wait_ms(cur, prev, c.amount, c.limit, now, ms);
+                    let wait = sliding_wait_ms(cur, prev, c.floor, c.limit, now, ms);
                     (used, b, ms - now % ms, wait)
                 }
                 Window::Fixed { id, ttl_ms } => {
@@ -112,7 +112,7 @@ impl Counters for MemoryCounters {
                     (used, id, ttl_ms, ttl_ms)
                 }
             };
-            if used + c.amount > c.limit + 1e-9 {
+            if used + c.floor > c.limit + 1e-9 {
                 allowed = false;
                 retry_after_ms = retry_after_ms.max(wait);
             }
@@ -121,6 +121,7 @@ impl Counters for MemoryCounters {
                 remaining: (c.limit - used).max(0.0),
                 reset_ms,
                 bucket,
+                charged: 0.0,
             });
         }
         if allowed {
@@ -139,10 +140,11 @@ impl Counters for MemoryCounters {
                     if e.expires_ms <= now {
                         e.value = 0.0;
                     }
-                    e.value += c.amount;
+                    slot.charged = c.reserved(slot.used);
+                    e.value += slot.charged;
                     e.expires_ms = e.expires_ms.max(now + ttl);
                 }
-                slot.used += c.amount;
+                slot.used += slot.charged;
                 slot.remaining = (c.limit - slot.used).max(0.0);
             }
         }
@@ -196,12 +198,7 @@ mod tests {
     use super::*;
 
     fn charge(key: &str, limit: f64, amount: f64) -> Charge {
-        Charge {
-            key: key.into(),
-            limit,
-            window: Window::Sliding { ms: 60_000 },
-            amount,
-        }
+        Charge::exact(key.into(), limit, Window::Sliding { ms: 60_000 }, amount)
     }
 
     #[tokio::test]
@@ -248,17 +245,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_estimate_larger_than_the_room_takes_the_rest() {
+        let c = MemoryCounters::default();
+        let big = Charge {
+            floor: 10.0,
+            ..charge("t", 100.0, 1000.0)
+        };
+        let r = c.reserve(std::slice::from_ref(&big)).await.unwrap();
+        assert!(r.allowed);
+        assert_eq!(r.slots[0].charged, 100.0);
+        assert_eq!(r.slots[0].remaining, 0.0);
+        let r = c.reserve(&[big]).await.unwrap();
+        assert!(!r.allowed, "the floor no longer fits");
+        assert_eq!(r.slots[0].charged, 0.0);
+    }
+
+    #[tokio::test]
     async fn settle_and_seed() {
         let c = MemoryCounters::default();
-        let ch = Charge {
-            key: "k".into(),
-            limit: 100.0,
-            window: Window::Fixed {
+        let ch = Charge::exact(
+            "k".into(),
+            100.0,
+            Window::Fixed {
                 id: 7,
                 ttl_ms: 1000,
             },
-            amount: 50.0,
-        };
+            50.0,
+        );
         let r = c.reserve(std::slice::from_ref(&ch)).await.unwrap();
         c.adjust(&[Adjustment {
             key: "k".into(),

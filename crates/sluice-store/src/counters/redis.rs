@@ -27,12 +27,12 @@ local allowed = 1
 local wait = 0
 local buckets = {}
 for i = 1, n do
-  local base = (i - 1) * 5
+  local base = (i - 1) * 6
   local limit = tonumber(ARGV[base + 1])
   local kind = ARGV[base + 2]
   local wms = tonumber(ARGV[base + 3])
   local fixed = tonumber(ARGV[base + 4])
-  local amount = tonumber(ARGV[base + 5])
+  local floor = tonumber(ARGV[base + 6])
   local used, bucket, reset, w
   if kind == 's' then
     bucket = math.floor(now / wms)
@@ -41,7 +41,7 @@ for i = 1, n do
     local into = (now % wms) / wms
     used = cur + prev * (1 - into)
     reset = wms - (now % wms)
-    local room = limit - amount
+    local room = limit - floor
     if room < 0 then
       w = wms
     elseif cur <= room and prev > 0 and (cur + prev * (1 - into)) > room then
@@ -58,25 +58,31 @@ for i = 1, n do
     reset = wms
     w = wms
   end
-  if used + amount > limit + 1e-9 then
+  if used + floor > limit + 1e-9 then
     allowed = 0
     if w > wait then wait = w end
   end
   buckets[i] = bucket
-  out[i] = {used, bucket, reset}
+  out[i] = {used, bucket, reset, 0}
 end
 if allowed == 1 then
   for i = 1, n do
-    local base = (i - 1) * 5
-    local amount = tonumber(ARGV[base + 5])
+    local base = (i - 1) * 6
+    local limit = tonumber(ARGV[base + 1])
     local kind = ARGV[base + 2]
     local wms = tonumber(ARGV[base + 3])
+    local amount = tonumber(ARGV[base + 5])
+    local floor = tonumber(ARGV[base + 6])
+    local room = limit - out[i][1]
+    if room < floor then room = floor end
+    if amount > room then amount = room end
     local k = KEYS[i] .. ':' .. buckets[i]
     redis.call('INCRBYFLOAT', k, amount)
     local ttl = wms
     if kind == 's' then ttl = 2 * wms end
     if redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end
     out[i][1] = out[i][1] + amount
+    out[i][4] = amount
   end
 end
 local reply = {tostring(allowed), tostring(wait)}
@@ -84,6 +90,7 @@ for i = 1, n do
   reply[#reply + 1] = tostring(out[i][1])
   reply[#reply + 1] = tostring(out[i][2])
   reply[#reply + 1] = tostring(out[i][3])
+  reply[#reply + 1] = tostring(out[i][4])
 end
 return reply
 ";
@@ -182,11 +189,12 @@ impl Counters for RedisCounters {
                 .arg(kind)
                 .arg(wms)
                 .arg(fixed)
-                .arg(c.amount);
+                .arg(c.amount)
+                .arg(c.floor);
         }
         let mut conn = self.conn.clone();
         let reply: Vec<String> = self.bounded(inv.invoke_async(&mut conn)).await?;
-        if reply.len() != 2 + 3 * charges.len() {
+        if reply.len() != 2 + 4 * charges.len() {
             return Err(CounterError(
                 "unexpected reply from the reservation script".into(),
             ));
@@ -197,12 +205,13 @@ impl Counters for RedisCounters {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let used = parse_f64(&reply[2 + 3 * i]);
+                let used = parse_f64(&reply[2 + 4 * i]);
                 Slot {
                     used,
                     remaining: (c.limit - used).max(0.0),
-                    bucket: parse_f64(&reply[3 + 3 * i]) as u64,
-                    reset_ms: parse_f64(&reply[4 + 3 * i]).max(0.0) as u64,
+                    bucket: parse_f64(&reply[3 + 4 * i]) as u64,
+                    reset_ms: parse_f64(&reply[4 + 4 * i]).max(0.0) as u64,
+                    charged: parse_f64(&reply[5 + 4 * i]),
                 }
             })
             .collect();

@@ -54,6 +54,26 @@ impl Db {
             .map_err(unavailable)
     }
 
+    /// Spend in USD since `since_ms` of one key, consumer or team id.
+    pub async fn spend_of(&self, by: SpendBy, id: &str, since_ms: i64) -> Result<f64, StoreError> {
+        let col = match by {
+            SpendBy::Key => "key_id",
+            SpendBy::Consumer => "consumer",
+            SpendBy::Team => "team",
+        };
+        let q = format!(
+            "SELECT COALESCE(SUM(cost_usd), 0.0) AS spend FROM requests \
+             WHERE {col} = $1 AND started_at >= $2 AND cost_usd IS NOT NULL"
+        );
+        let row = sqlx::query(self.sql(&q))
+            .bind(id)
+            .bind(since_ms)
+            .fetch_one(self.pool())
+            .await
+            .map_err(unavailable)?;
+        row.try_get::<f64, _>("spend").map_err(unavailable)
+    }
+
     /// How many records the ledger holds.
     pub async fn count_requests(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM requests")
