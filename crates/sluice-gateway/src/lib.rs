@@ -16,6 +16,7 @@
 //!
 //! `docs/request-lifecycle.md` draws the same picture.
 
+pub mod admin;
 pub mod config;
 pub mod exec;
 pub mod ledger;

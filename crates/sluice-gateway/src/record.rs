@@ -27,6 +27,11 @@ use crate::pricing::Price;
 /// Runs once, with the finished record, before it goes to the ledger.
 pub type FinishHook = Box<dyn FnOnce(&RequestRecord) + Send>;
 
+/// Builds response headers when the response starts, from the usage and
+/// cost known by then (a complete answer's; none yet for a stream).
+pub type HeaderFn =
+    Box<dyn FnOnce(Option<&Usage>, Option<f64>) -> Vec<(HeaderName, HeaderValue)> + Send>;
+
 /// Shared, cheap handle on the record of one request.
 #[derive(Clone)]
 pub struct RecordHandle(Arc<Cell>);
@@ -46,6 +51,7 @@ struct Draft {
     hooks: Vec<FinishHook>,
     /// Headers policies want on the response.
     headers: Vec<(HeaderName, HeaderValue)>,
+    header_fn: Option<HeaderFn>,
 }
 
 impl RecordHandle {
@@ -65,6 +71,7 @@ impl RecordHandle {
                 price: None,
                 hooks: Vec::new(),
                 headers: Vec::new(),
+                header_fn: None,
             }),
             ledger,
         }))
@@ -122,9 +129,28 @@ impl RecordHandle {
         d.headers.push((name, value));
     }
 
+    /// Sets the function building more response headers (replacing any).
+    pub fn set_header_fn(&self, f: HeaderFn) {
+        self.0.draft.lock().header_fn = Some(f);
+    }
+
     /// Takes the headers left for the response.
     pub fn take_headers(&self) -> Vec<(HeaderName, HeaderValue)> {
-        std::mem::take(&mut self.0.draft.lock().headers)
+        let (mut headers, f, usage, cost) = {
+            let mut d = self.0.draft.lock();
+            let usage = d.record.usage;
+            let cost = d.record.cost_usd.or_else(|| Some(d.price?.cost(&usage?)));
+            (
+                std::mem::take(&mut d.headers),
+                d.header_fn.take(),
+                usage,
+                cost,
+            )
+        };
+        if let Some(f) = f {
+            headers.extend(f(usage.as_ref(), cost));
+        }
+        headers
     }
 
     /// Whether the outcome has been decided.

@@ -141,7 +141,7 @@ fn median(v: &[f64]) -> Option<f64> {
 }
 
 /// How one target of a group looks right now, for status pages.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct TargetView {
     pub id: String,
     pub provider: String,
@@ -155,7 +155,7 @@ pub struct TargetView {
 }
 
 /// How one group looks right now.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct GroupView {
     pub name: String,
     pub strategy: &'static str,

@@ -14,6 +14,9 @@
 //! 3. when the request's record is finished, the reservation settles to the
 //!    real usage and cost ([`limiter::Ticket::settle`]), in the background.
 //!
+//! The admin API manages keys ([`manage`]), consumers and teams
+//! ([`people`]) and reads [`usage`].
+//!
 //! `docs/tenancy.md` describes the behaviour users see.
 
 pub mod backend;
@@ -21,7 +24,10 @@ pub mod directory;
 pub mod headers;
 pub mod identity;
 pub mod limiter;
+pub mod manage;
+pub mod people;
 pub mod period;
+pub mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;

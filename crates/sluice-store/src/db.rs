@@ -98,7 +98,11 @@ impl Db {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        let q = sqlx::query("SELECT 1").execute(&self.pool);
+        matches!(
+            tokio::time::timeout(Duration::from_secs(1), q).await,
+            Ok(Ok(_))
+        )
     }
 }
 

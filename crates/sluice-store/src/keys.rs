@@ -55,7 +55,7 @@ pub fn display_prefix(key: &str) -> String {
 }
 
 /// A stored key (never the key itself).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyRecord {
     pub id: String,
     /// SHA-256 of the key; not serialised to API clients.
@@ -67,6 +67,7 @@ pub struct KeyRecord {
     pub consumer_id: Option<String>,
     /// The key came from outside Sluice (an existing caller's key).
     pub imported: bool,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
     /// Public models this key may use (all when absent).
     pub allowed_models: Option<Vec<String>>,
@@ -79,6 +80,13 @@ pub struct KeyRecord {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// After a rotation with a grace period: the replaced key's hash, valid
+    /// until `previous_expires_at`.
+    #[serde(skip_serializing, default)]
+    pub previous_hash: Option<String>,
+    /// When the replaced key stops working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_expires_at: Option<i64>,
 }
 
 impl KeyRecord {
@@ -86,14 +94,30 @@ impl KeyRecord {
     pub fn active(&self, now_ms: i64) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now_ms)
     }
+
+    /// Whether `presented` is this key (or its replaced predecessor, within
+    /// the grace period) at `now_ms`. Constant-time comparison.
+    pub fn accepts(&self, presented: &str, now_ms: i64) -> bool {
+        if !self.active(now_ms) {
+            return false;
+        }
+        if matches(presented, &self.hash) {
+            return true;
+        }
+        match (&self.previous_hash, self.previous_expires_at) {
+            (Some(h), Some(until)) => until > now_ms && matches(presented, h),
+            _ => false,
+        }
+    }
 }
 
 /// A consumer: who a key belongs to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Consumer {
     pub id: String,
     pub name: String,
     pub team_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
     #[serde(default)]
     pub limits: Vec<LimitSpec>,
@@ -102,10 +126,11 @@ pub struct Consumer {
 }
 
 /// A team of consumers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Team {
     pub id: String,
     pub name: String,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
     #[serde(default)]
     pub limits: Vec<LimitSpec>,

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a limit counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     Requests,
@@ -42,7 +42,7 @@ impl Metric {
 }
 
 /// One limit: at most `limit` of `metric` per `window_secs`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitSpec {
     pub metric: Metric,
@@ -62,7 +62,7 @@ fn yes() -> bool {
 }
 
 /// How often a budget resets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     Daily,
@@ -82,7 +82,7 @@ impl Period {
 }
 
 /// What happens when a budget is spent.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "action")]
 pub enum OnExhausted {
     /// Refuse the request (429 `insufficient_quota`).
@@ -93,7 +93,7 @@ pub enum OnExhausted {
 }
 
 /// A spend limit in US dollars.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetSpec {
     pub usd: f64,

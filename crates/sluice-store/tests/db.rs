@@ -46,6 +46,8 @@ fn key(name: &str) -> (String, KeyRecord) {
         created_at: 1,
         expires_at: None,
         revoked_at: None,
+        previous_hash: None,
+        previous_expires_at: None,
     };
     (k, rec)
 }
@@ -89,6 +91,18 @@ async fn exercise(db: &Db) {
             .unwrap()
             .is_none()
     );
+    // Rotation: the new key resolves, and the old one within its grace.
+    let rotated = generate_key();
+    rec.previous_hash = Some(rec.hash.clone());
+    rec.previous_expires_at = Some(100);
+    rec.hash = hash_key(&rotated);
+    db.update_key(&rec).await.unwrap();
+    let by_new = db.resolve(&hash_key(&rotated)).await.unwrap().unwrap();
+    assert!(by_new.key.accepts(&rotated, 50));
+    let by_old = db.resolve(&hash_key(&plain)).await.unwrap().unwrap();
+    assert_eq!(by_old.key.id, rec.id);
+    assert!(by_old.key.accepts(&plain, 50));
+    assert!(!by_old.key.accepts(&plain, 150), "the grace period ends");
     rec.revoked_at = Some(5);
     db.update_key(&rec).await.unwrap();
     assert!(!db.any_active_key(10).await.unwrap());
@@ -109,6 +123,9 @@ async fn exercise(db: &Db) {
     );
     let spend = db.spend_since(SpendBy::Consumer, 0).await.unwrap();
     assert_eq!(spend, vec![("c1".to_owned(), 0.5)]);
+    let one = db.spend_of(SpendBy::Consumer, "c1", 0).await.unwrap();
+    assert!((one - 0.5).abs() < 1e-9);
+    assert_eq!(db.spend_of(SpendBy::Team, "none", 0).await.unwrap(), 0.0);
 }
 
 #[tokio::test]

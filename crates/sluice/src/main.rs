@@ -1,5 +1,6 @@
 //! The `sluice` binary: parse the command line, set up logging, run.
 
+mod admin_cli;
 mod cli;
 mod demo;
 mod logging;

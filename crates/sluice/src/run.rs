@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use sluice_gateway::Gateway;
+use sluice_gateway::admin::key;
+use sluice_gateway::config::secret::Secret;
 use sluice_gateway::config::tenancy::Database;
 use sluice_gateway::config::{self, Config};
 use sluice_gateway::ledger::Ledger;
@@ -25,7 +27,11 @@ use crate::{demo, logging};
 pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
     logging::init(cli.log_format, cli.log_level.as_deref());
     match cli.command {
-        Command::Serve { config, listen } => {
+        Command::Serve {
+            config,
+            listen,
+            admin_listen,
+        } => {
             let cfg = match &config {
                 Some(path) => match config::load(path) {
                     Ok(c) => c,
@@ -39,6 +45,11 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                     listen.unwrap_or_else(default_listen),
                 ),
             };
+            let mut cfg = cfg;
+            if let Some(a) = admin_listen {
+                cfg.admin.listen = a;
+                cfg.admin.listen_set = true;
+            }
             serve(cfg, listen, cli.log_format, config.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -72,6 +83,8 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keys { admin, cmd } => crate::admin_cli::keys(admin, cmd).await,
+        Command::Usage { admin, key } => crate::admin_cli::usage(admin, key).await,
         Command::Demo { listen } => {
             demo::run(listen, cli.log_format).await?;
             Ok(ExitCode::SUCCESS)
@@ -102,14 +115,31 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    print_banner(&cfg, local, &tenancy);
+    let admin = admin_listener(&cfg).await?;
+    print_banner(&cfg, local, &tenancy, admin.as_ref());
     let gw = Gateway::new(cfg, ledger, tenancy).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin_task = admin.map(|a| {
+        let app = sluice_gateway::admin::app(gw.clone(), a.key);
+        tokio::spawn(server::serve(
+            a.listener,
+            app,
+            ServeOptions::default(),
+            async {
+                let _ = admin_stopped.await;
+            },
+        ))
+    });
     // Hot reload from the file (changes and SIGHUP); the listener stays.
     let reloader =
         config_path.map(|p| Reloader::new(p, gw.clone(), move |c| c.server.listen = local));
     let watch = reloader.as_ref().map(Reloader::watch);
     let app = server::app(gw.clone());
     server::serve(listener, app, ServeOptions::default(), shutdown_signal()).await;
+    let _ = admin_stop.send(());
+    if let Some(t) = admin_task {
+        let _ = t.await;
+    }
     tracing::info!("shutting down: flushing the request ledger");
     drop(watch);
     drop(reloader);
@@ -123,8 +153,41 @@ pub async fn serve(
     Ok(())
 }
 
+/// The bound admin listener and its key.
+struct Admin {
+    listener: TcpListener,
+    key: Secret,
+    source: key::Source,
+}
+
+/// Binds the admin listener, unless disabled. A taken default address only
+/// disables the admin API (with a warning); a configured one is an error.
+async fn admin_listener(cfg: &Config) -> anyhow::Result<Option<Admin>> {
+    if cfg.admin.disabled {
+        return Ok(None);
+    }
+    let listener = match TcpListener::bind(cfg.admin.listen).await {
+        Ok(l) => l,
+        Err(e) if !cfg.admin.listen_set => {
+            tracing::warn!(error = %e, addr = %cfg.admin.listen, "admin API disabled: its default address is taken (set admin.listen or --admin-listen)");
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot listen on {} (admin API)", cfg.admin.listen));
+        }
+    };
+    let (key, source) = key::resolve(&cfg.admin, &cfg.server.data_dir)
+        .context("cannot read or create the admin key")?;
+    Ok(Some(Admin {
+        listener,
+        key,
+        source,
+    }))
+}
+
 /// Prints which providers are on and how their models are addressed.
-fn print_banner(cfg: &Config, addr: SocketAddr, tenancy: &Tenancy) {
+fn print_banner(cfg: &Config, addr: SocketAddr, tenancy: &Tenancy, admin: Option<&Admin>) {
     let mut out = String::new();
     out.push_str(&format!(
         "Sluice {} ({})\n",
@@ -178,6 +241,17 @@ fn print_banner(cfg: &Config, addr: SocketAddr, tenancy: &Tenancy) {
         );
     } else {
         out.push_str("Auth: closed. Requests need a Sluice API key.\n");
+    }
+    if let Some(a) = admin
+        && let Ok(at) = a.listener.local_addr()
+    {
+        let from = match &a.source {
+            key::Source::Config => "admin.key in the config".to_owned(),
+            key::Source::File(p) => p.display().to_string(),
+        };
+        out.push_str(&format!(
+            "Admin API on http://{at} (docs at /docs; admin key: {from})\n"
+        ));
     }
     out.push_str(&format!("listening on http://{addr}\n"));
     print!("{out}");

@@ -194,6 +194,9 @@ impl Default for AuthConfig {
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
     pub listen: SocketAddr,
+    /// `listen` was set explicitly: failing to bind it stops start-up (the
+    /// default address, if taken, only disables the admin API).
+    pub listen_set: bool,
     pub key: Option<Secret>,
     pub disabled: bool,
 }
@@ -227,6 +230,7 @@ impl Default for LimitsConfig {
 pub fn default_admin() -> AdminConfig {
     AdminConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+        listen_set: false,
         key: None,
         disabled: false,
     }
@@ -292,7 +296,10 @@ pub(super) fn admin(cx: &mut Ctx<'_>, raw: &RawAdmin) -> AdminConfig {
     a.disabled = raw.disabled;
     if let Some(l) = &raw.listen {
         match l.value.parse() {
-            Ok(addr) => a.listen = addr,
+            Ok(addr) => {
+                a.listen = addr;
+                a.listen_set = true;
+            }
             Err(_) => cx.at(
                 "admin.listen",
                 Some(l),

@@ -32,9 +32,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "" | "s" => n,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86_400.0,
         _ => {
             return Err(format!(
-                "`{s}` has an unknown unit `{unit}` (use ms, s, m or h)"
+                "`{s}` has an unknown unit `{unit}` (use ms, s, m, h or d)"
             ));
         }
     };

@@ -47,19 +47,18 @@ pub async fn admit(job: &Job<'_>, output: Option<u64>) -> Result<Option<String>,
             budgets_spent,
         };
         let admitted = rt.tenancy.admit(identity, limits, &facts).await;
-        let (result, headers) = match admitted {
-            Ok(a) => (Ok(a), None),
-            Err(refused) => (Err(refused.error), Some(refused.headers)),
-        };
-        if let Some(h) = headers {
-            for (name, value) in h {
-                job.record.add_header(name, value);
+        let (result, view) = match admitted {
+            Ok(mut a) => {
+                let view = std::mem::take(&mut a.headers);
+                (Ok(a), view)
             }
+            Err(refused) => (Err(refused.error), refused.headers),
+        };
+        if !view.is_empty() {
+            job.record
+                .set_header_fn(Box::new(move |usage, cost| view.headers(usage, cost)));
         }
         let a = result?;
-        for (name, value) in a.headers {
-            job.record.add_header(name, value);
-        }
         if let Some(ticket) = a.ticket {
             job.record.on_finish(Box::new(move |r| ticket.settle(r)));
         }

@@ -6,7 +6,9 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
+use crate::admin::counters_label;
 use crate::state::Gateway;
+use crate::tenancy::backend::CounterHealth;
 
 /// `GET /healthz`: the process is up.
 pub async fn live() -> Json<Value> {
@@ -14,12 +16,21 @@ pub async fn live() -> Json<Value> {
 }
 
 /// `GET /readyz`: a config is loaded and its provider clients are built.
+/// `status` is `degraded` (still 200: the gateway serves) while the shared
+/// counter store is down or the database does not answer.
 pub async fn ready(State(gw): State<Arc<Gateway>>) -> Json<Value> {
     let rt = gw.snapshot();
+    let t = gw.tenancy();
+    let counters = t.counters().health();
+    let database_ok = t.db().ping().await;
+    let degraded = counters == CounterHealth::Degraded || !database_ok;
     Json(json!({
-        "status": "ready",
+        "status": if degraded { "degraded" } else { "ready" },
         "config_generation": rt.generation,
         "config_source": rt.config.source,
         "providers": rt.providers.len(),
+        "counters": counters_label(counters),
+        "database_ok": database_ok,
+        "auth": if t.is_open(&rt.config.auth) { "open" } else { "closed" },
     }))
 }

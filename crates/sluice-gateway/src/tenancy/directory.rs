@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use moka::sync::Cache;
 use sluice_protocol::{Error, ErrorKind};
 use sluice_store::KeyStore;
-use sluice_store::keys::{hash_key, matches};
+use sluice_store::keys::hash_key;
 
 use super::identity::Identity;
 use crate::config::tenancy::{AuthConfig, AuthMode};
@@ -148,9 +148,18 @@ impl Directory {
             )
         })?;
         match resolved {
-            Some(r) if matches(key, &r.key.hash) && r.key.active(now_ms()) => {
+            Some(r) if r.key.accepts(key, now_ms()) => {
                 let identity = Arc::new(Identity::from_resolved(&r));
-                self.expiry.insert(hash.clone(), r.key.expires_at);
+                // A rotated-out key works until its grace period ends.
+                let until = if hash == r.key.hash {
+                    r.key.expires_at
+                } else {
+                    match (r.key.expires_at, r.key.previous_expires_at) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    }
+                };
+                self.expiry.insert(hash.clone(), until);
                 self.found.insert(hash, identity.clone());
                 Ok(Some(identity))
             }

@@ -10,59 +10,117 @@
 //! slots; the outermost layer adds them to the response.
 
 use http::{HeaderName, HeaderValue};
+use sluice_protocol::Usage;
 use sluice_store::counters::{Charge, Slot};
 use sluice_store::policy::Metric;
 
-/// The headers for a reservation: `(metric, is_budget, charge)` with its slot.
-pub fn from_slots<'a>(
-    items: impl Iterator<Item = ((Metric, bool, &'a Charge), &'a Slot)>,
-) -> Vec<(HeaderName, HeaderValue)> {
-    // Per metric: (limit, remaining, reset_ms) of the tightest limit.
-    let mut tightest: Vec<(Metric, f64, f64, u64)> = Vec::new();
-    let mut budget_left: Option<f64> = None;
-    for ((metric, is_budget, charge), slot) in items {
-        if is_budget {
-            budget_left = Some(budget_left.map_or(slot.remaining, |b| b.min(slot.remaining)));
-            continue;
-        }
-        match tightest.iter_mut().find(|t| t.0 == metric) {
-            Some(t) if slot.remaining < t.2 => {
-                *t = (metric, charge.limit, slot.remaining, slot.reset_ms)
-            }
-            Some(_) => {}
-            None => tightest.push((metric, charge.limit, slot.remaining, slot.reset_ms)),
-        }
+/// One counter as admission left it.
+#[derive(Debug, Clone, Copy)]
+struct Item {
+    metric: Metric,
+    budget: bool,
+    limit: f64,
+    /// Counted in the window, this request's reservation included.
+    used: f64,
+    /// This request's reservation.
+    charged: f64,
+    reset_ms: u64,
+}
+
+/// The counters of one admission, turned into headers when the response
+/// starts: by then a complete answer's usage is known and replaces the
+/// reservation in the figures; a stream reports its reservation.
+#[derive(Debug, Clone, Default)]
+pub struct RateView(Vec<Item>);
+
+impl RateView {
+    /// The view of a reservation: `(metric, is_budget, charge)` with its slot.
+    pub fn new<'a>(items: impl Iterator<Item = ((Metric, bool, &'a Charge), &'a Slot)>) -> Self {
+        Self(
+            items
+                .map(|((metric, budget, charge), slot)| Item {
+                    metric,
+                    budget,
+                    limit: charge.limit,
+                    used: slot.used,
+                    charged: slot.charged,
+                    reset_ms: slot.reset_ms,
+                })
+                .collect(),
+        )
     }
-    let mut out = Vec::with_capacity(tightest.len() * 3 + 1);
-    for (metric, limit, remaining, reset_ms) in tightest {
-        let m = metric.header_name();
-        let number = |v: f64| {
-            if metric == Metric::CostUsd {
-                format!("{v:.6}")
-            } else {
-                format!("{}", v.max(0.0).floor() as u64)
-            }
+
+    /// Whether no counter applies.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The headers, given the usage and cost known now.
+    pub fn headers(
+        &self,
+        usage: Option<&Usage>,
+        cost: Option<f64>,
+    ) -> Vec<(HeaderName, HeaderValue)> {
+        let actual = |m: Metric| -> Option<f64> {
+            let u = usage?;
+            Some(match m {
+                Metric::Requests => return None,
+                Metric::PromptTokens => u.prompt_tokens as f64,
+                Metric::CompletionTokens => u.completion_tokens as f64,
+                Metric::TotalTokens => u.total_tokens() as f64,
+                Metric::CostUsd => cost.unwrap_or(0.0),
+            })
         };
-        push(&mut out, format!("x-ratelimit-limit-{m}"), number(limit));
-        push(
-            &mut out,
-            format!("x-ratelimit-remaining-{m}"),
-            number(remaining),
-        );
-        push(
-            &mut out,
-            format!("x-ratelimit-reset-{m}"),
-            duration(reset_ms),
-        );
+        // Per metric: (limit, remaining, reset_ms) of the tightest limit.
+        let mut tightest: Vec<(Metric, f64, f64, u64)> = Vec::new();
+        let mut budget_left: Option<f64> = None;
+        for it in &self.0 {
+            let used = match actual(it.metric) {
+                Some(a) if it.charged > 0.0 => it.used - it.charged + a,
+                _ => it.used,
+            };
+            let remaining = (it.limit - used).max(0.0);
+            if it.budget {
+                budget_left = Some(budget_left.map_or(remaining, |b| b.min(remaining)));
+                continue;
+            }
+            match tightest.iter_mut().find(|t| t.0 == it.metric) {
+                Some(t) if remaining < t.2 => *t = (it.metric, it.limit, remaining, it.reset_ms),
+                Some(_) => {}
+                None => tightest.push((it.metric, it.limit, remaining, it.reset_ms)),
+            }
+        }
+        let mut out = Vec::with_capacity(tightest.len() * 3 + 1);
+        for (metric, limit, remaining, reset_ms) in tightest {
+            let m = metric.header_name();
+            let number = |v: f64| {
+                if metric == Metric::CostUsd {
+                    format!("{v:.6}")
+                } else {
+                    format!("{}", v.max(0.0).floor() as u64)
+                }
+            };
+            push(&mut out, format!("x-ratelimit-limit-{m}"), number(limit));
+            push(
+                &mut out,
+                format!("x-ratelimit-remaining-{m}"),
+                number(remaining),
+            );
+            push(
+                &mut out,
+                format!("x-ratelimit-reset-{m}"),
+                duration(reset_ms),
+            );
+        }
+        if let Some(b) = budget_left {
+            push(
+                &mut out,
+                "x-sluice-budget-remaining-usd".to_owned(),
+                format!("{b:.6}"),
+            );
+        }
+        out
     }
-    if let Some(b) = budget_left {
-        push(
-            &mut out,
-            "x-sluice-budget-remaining-usd".to_owned(),
-            format!("{:.6}", b.max(0.0)),
-        );
-    }
-    out
 }
 
 fn push(out: &mut Vec<(HeaderName, HeaderValue)>, name: String, value: String) {
@@ -108,20 +166,21 @@ mod tests {
         let a = Charge::exact("a".into(), 1000.0, w, 10.0);
         let b = Charge::exact("b".into(), 100.0, w, 10.0);
         let slot = |remaining: f64| Slot {
-            used: 0.0,
+            used: 100.0 - remaining,
             remaining,
             reset_ms: 1500,
             bucket: 0,
             charged: 10.0,
         };
         let (sa, sb) = (slot(990.0), slot(90.0));
-        let h = from_slots(
+        let view = RateView::new(
             [
                 ((Metric::TotalTokens, false, &a), &sa),
                 ((Metric::TotalTokens, false, &b), &sb),
             ]
             .into_iter(),
         );
+        let h = view.headers(None, None);
         let get = |n: &str| {
             h.iter()
                 .find(|(k, _)| k == n)
@@ -130,5 +189,18 @@ mod tests {
         assert_eq!(get("x-ratelimit-limit-tokens").as_deref(), Some("100"));
         assert_eq!(get("x-ratelimit-remaining-tokens").as_deref(), Some("90"));
         assert_eq!(get("x-ratelimit-reset-tokens").as_deref(), Some("1.5s"));
+        // A complete answer's usage replaces the reservation: 10 reserved, 4 used.
+        let usage = Usage {
+            prompt_tokens: 3,
+            completion_tokens: 1,
+            ..Usage::default()
+        };
+        let h = view.headers(Some(&usage), None);
+        let get = |n: &str| {
+            h.iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(get("x-ratelimit-remaining-tokens").as_deref(), Some("96"));
     }
 }

@@ -20,18 +20,18 @@
 
 use std::sync::Arc;
 
-use http::{HeaderName, HeaderValue};
 use sluice_protocol::{Error, ErrorKind};
 use sluice_store::RequestRecord;
 use sluice_store::counters::{Adjustment, Charge, Window};
 use sluice_store::db::requests::SpendBy;
 use sluice_store::policy::{BudgetSpec, LimitSpec, Metric, OnExhausted};
 
+use super::Tenancy;
 use super::backend::{CounterBackend, Placement};
 use super::directory::now_ms;
+use super::headers::RateView;
 use super::identity::{Identity, Owner};
 use super::period;
-use super::{Tenancy, headers};
 use crate::config::tenancy::{LimitsConfig, Matcher, Per};
 use crate::pricing::Price;
 use crate::routing::pattern_matches;
@@ -105,14 +105,14 @@ pub struct Ticket {
 /// A refused admission: the client's error, and the rate-limit headers.
 pub struct Refused {
     pub error: Error,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub headers: RateView,
 }
 
 impl From<Error> for Refused {
     fn from(error: Error) -> Self {
         Self {
             error,
-            headers: Vec::new(),
+            headers: RateView::default(),
         }
     }
 }
@@ -122,8 +122,8 @@ pub struct Admitted {
     pub ticket: Option<Ticket>,
     /// Serve this model instead (a spent budget's fallback).
     pub fallback: Option<String>,
-    /// Rate-limit headers for the response.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The counters, for the response's rate-limit headers.
+    pub headers: RateView,
 }
 
 impl Tenancy {
@@ -144,14 +144,14 @@ impl Tenancy {
             return Ok(Admitted {
                 ticket: None,
                 fallback: None,
-                headers: Vec::new(),
+                headers: RateView::default(),
             });
         }
         self.seed_budgets(&planned, now).await?;
         let charges: Vec<Charge> = planned.iter().map(|p| p.charge.clone()).collect();
         let has_budget = planned.iter().any(|p| p.budget.is_some());
         let (res, placement) = self.counters().reserve(&charges, has_budget).await?;
-        let headers = headers::from_slots(
+        let headers = RateView::new(
             planned
                 .iter()
                 .map(|p| (p.metric, p.budget.is_some(), &p.charge))

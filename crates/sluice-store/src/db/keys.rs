@@ -9,7 +9,8 @@ use crate::StoreError;
 use crate::keys::{Consumer, KeyRecord, KeyStore, ResolvedKey, Team};
 
 const KEY_COLS: &str = "id, hash, prefix, name, consumer_id, imported, metadata, allowed_models, \
-                        allowed_routes, limits, budget, created_at, expires_at, revoked_at";
+                        allowed_routes, limits, budget, created_at, expires_at, revoked_at, \
+                        previous_hash, previous_expires_at";
 
 fn write_err(e: sqlx::Error) -> StoreError {
     match &e {
@@ -36,6 +37,8 @@ fn key_from(row: &AnyRow) -> Result<KeyRecord, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        previous_hash: row.try_get("previous_hash")?,
+        previous_expires_at: row.try_get("previous_expires_at")?,
     })
 }
 
@@ -78,7 +81,7 @@ impl Db {
 impl KeyStore for Db {
     async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
         let q = format!(
-            "INSERT INTO api_keys ({KEY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            "INSERT INTO api_keys ({KEY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         );
         sqlx::query(self.sql(&q))
             .bind(&k.id)
@@ -95,6 +98,8 @@ impl KeyStore for Db {
             .bind(k.created_at)
             .bind(k.expires_at)
             .bind(k.revoked_at)
+            .bind(k.previous_hash.clone())
+            .bind(k.previous_expires_at)
             .execute(self.pool())
             .await
             .map_err(write_err)?;
@@ -103,7 +108,8 @@ impl KeyStore for Db {
 
     async fn update_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
         let q = "UPDATE api_keys SET name = $2, consumer_id = $3, metadata = $4, allowed_models = $5, \
-                 allowed_routes = $6, limits = $7, budget = $8, expires_at = $9, revoked_at = $10 WHERE id = $1";
+                 allowed_routes = $6, limits = $7, budget = $8, expires_at = $9, revoked_at = $10, \
+                 hash = $11, prefix = $12, previous_hash = $13, previous_expires_at = $14 WHERE id = $1";
         let done = sqlx::query(self.sql(q))
             .bind(&k.id)
             .bind(k.name.clone())
@@ -115,6 +121,10 @@ impl KeyStore for Db {
             .bind(json_col(&k.budget)?)
             .bind(k.expires_at)
             .bind(k.revoked_at)
+            .bind(&k.hash)
+            .bind(&k.prefix)
+            .bind(k.previous_hash.clone())
+            .bind(k.previous_expires_at)
             .execute(self.pool())
             .await
             .map_err(write_err)?;
@@ -129,8 +139,12 @@ impl KeyStore for Db {
     }
 
     async fn resolve(&self, hash: &str) -> Result<Option<ResolvedKey>, StoreError> {
-        let Some(key) = self.one_key("hash", hash).await? else {
-            return Ok(None);
+        let key = match self.one_key("hash", hash).await? {
+            Some(k) => k,
+            None => match self.one_key("previous_hash", hash).await? {
+                Some(k) => k,
+                None => return Ok(None),
+            },
         };
         let consumer = match &key.consumer_id {
             Some(id) => self.consumer(id).await?,

@@ -14,12 +14,43 @@ const COLS: &str = "id, started_at, key_id, consumer, team, route, endpoint, req
     usage_source, cost_usd, latency_ms, ttft_ms, gateway_ms, record";
 const NCOLS: usize = 27;
 
+const TOTALS: &str = "COUNT(*) AS requests, COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens, \
+    COALESCE(SUM(completion_tokens), 0) AS completion_tokens, COALESCE(SUM(cost_usd), 0.0) AS cost_usd";
+
+/// Request, token and cost totals over a span of the ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Totals {
+    pub requests: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_usd: f64,
+}
+
+fn totals_from(r: &sqlx::any::AnyRow) -> Result<Totals, sqlx::Error> {
+    Ok(Totals {
+        requests: r.try_get("requests")?,
+        prompt_tokens: r.try_get("prompt_tokens")?,
+        completion_tokens: r.try_get("completion_tokens")?,
+        cost_usd: r.try_get("cost_usd")?,
+    })
+}
+
 /// Whose spend to sum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpendBy {
     Key,
     Consumer,
     Team,
+}
+
+impl SpendBy {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Key => "key_id",
+            Self::Consumer => "consumer",
+            Self::Team => "team",
+        }
+    }
 }
 
 impl Db {
@@ -29,11 +60,7 @@ impl Db {
         by: SpendBy,
         since_ms: i64,
     ) -> Result<Vec<(String, f64)>, StoreError> {
-        let col = match by {
-            SpendBy::Key => "key_id",
-            SpendBy::Consumer => "consumer",
-            SpendBy::Team => "team",
-        };
+        let col = by.column();
         let q = format!(
             "SELECT {col} AS who, SUM(cost_usd) AS spend FROM requests \
              WHERE started_at >= $1 AND {col} IS NOT NULL AND cost_usd IS NOT NULL GROUP BY {col}"
@@ -56,11 +83,7 @@ impl Db {
 
     /// Spend in USD since `since_ms` of one key, consumer or team id.
     pub async fn spend_of(&self, by: SpendBy, id: &str, since_ms: i64) -> Result<f64, StoreError> {
-        let col = match by {
-            SpendBy::Key => "key_id",
-            SpendBy::Consumer => "consumer",
-            SpendBy::Team => "team",
-        };
+        let col = by.column();
         let q = format!(
             "SELECT COALESCE(SUM(cost_usd), 0.0) AS spend FROM requests \
              WHERE {col} = $1 AND started_at >= $2 AND cost_usd IS NOT NULL"
@@ -72,6 +95,43 @@ impl Db {
             .await
             .map_err(unavailable)?;
         row.try_get::<f64, _>("spend").map_err(unavailable)
+    }
+
+    /// Totals per key id since `since_ms`.
+    pub async fn totals_by_key(&self, since_ms: i64) -> Result<Vec<(String, Totals)>, StoreError> {
+        let q = format!(
+            "SELECT key_id AS who, {TOTALS} FROM requests \
+             WHERE started_at >= $1 AND key_id IS NOT NULL GROUP BY key_id"
+        );
+        let rows = sqlx::query(self.sql(&q))
+            .bind(since_ms)
+            .fetch_all(self.pool())
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>("who")?, totals_from(r)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(unavailable)
+    }
+
+    /// Totals of one key, consumer or team since `since_ms`.
+    pub async fn totals_of(
+        &self,
+        by: SpendBy,
+        id: &str,
+        since_ms: i64,
+    ) -> Result<Totals, StoreError> {
+        let q = format!(
+            "SELECT {TOTALS} FROM requests WHERE {} = $1 AND started_at >= $2",
+            by.column()
+        );
+        let row = sqlx::query(self.sql(&q))
+            .bind(id)
+            .bind(since_ms)
+            .fetch_one(self.pool())
+            .await
+            .map_err(unavailable)?;
+        totals_from(&row).map_err(unavailable)
     }
 
     /// How many records the ledger holds.
