@@ -25,6 +25,8 @@ pub struct Runtime {
     pub config: Arc<Config>,
     pub providers: HashMap<String, Arc<dyn Provider>>,
     pub models: ModelTable,
+    /// Providers served at `/{name}/...` (pass-through and universal).
+    pub passthrough: crate::passthrough::Table,
     /// Increases by one with every successful reload.
     pub generation: u64,
     /// Active health checks of this snapshot; stop when it is replaced.
@@ -40,11 +42,13 @@ impl Runtime {
             providers.insert(p.name.clone(), provider::build(p)?);
         }
         let models = ModelTable::build(&config, &providers, stats)?;
+        let passthrough = crate::passthrough::Table::build(&config, &providers)?;
         let health = health::spawn(&models);
         Ok(Self {
             config: Arc::new(config),
             providers,
             models,
+            passthrough,
             generation,
             _health: health,
         })

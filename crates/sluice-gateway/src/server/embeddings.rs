@@ -52,6 +52,7 @@ async fn run(
     };
     let metadata = begin(ctx, route, endpoint, &parts)?;
     let bytes = body::read(body, ctx.rt.config.server.max_body_bytes).await?;
+    let bytes = super::select::apply(route, &parts, bytes)?;
     let parsed = match op {
         Op::Embeddings => parse_embeddings(bytes)?,
         Op::Rerank => parse_rerank(bytes)?,
@@ -67,7 +68,7 @@ async fn run(
         prompt_tokens: &|| tokens::from_bytes(size),
     };
     let answer = match op {
-                Op::Embeddings => pipeline::embeddings(&job, &EmbedInput { parsed }).await?,
+        Op::Embeddings => pipeline::embeddings(&job, &EmbedInput { parsed }).await?,
         Op::Rerank => pipeline::rerank(&job, &RerankInput { parsed }).await?,
     };
     let served = Served::note(ctx, &answer, &answer.value.dropped);
