@@ -8,7 +8,7 @@
 //! ([`Framing`]: one JSON document, Server-Sent Events, the AWS event
 //! stream) and the usage shapes of every supported provider ([`shapes`]):
 //! OpenAI chat, embeddings and Responses, Anthropic Messages, Gemini,
-//! Bedrock Converse and InvokeModel, Cohere v1 and v2, Replicate
+//! Bedrock Converse and InvokeModel (Titan too), Cohere v1 and v2, Replicate
 //! predictions. Nothing is buffered whole except a JSON document, and that
 //! only up to [`MAX_JSON_BYTES`]. Pure: no I/O.
 

@@ -53,7 +53,8 @@ struct Acc {
     tokens_output: Option<u64>,
     // Gemini `usageMetadata`.
     gemini: Option<gemini::wire::UsageMetadata>,
-    // Replicate `metrics`, Bedrock `amazon-bedrock-invocationMetrics`.
+    // Replicate `metrics`, Bedrock `amazon-bedrock-invocationMetrics` and
+    // Titan `inputTextTokenCount`.
     metrics_input: Option<u64>,
     metrics_output: Option<u64>,
 }
@@ -83,6 +84,9 @@ struct Top<'a> {
     invocation_metrics: Option<&'a RawValue>,
     #[serde(borrow, default)]
     error: Option<&'a RawValue>,
+    /// Bedrock Titan (InvokeModel): the prompt's tokens.
+    #[serde(default, rename = "inputTextTokenCount")]
+    input_text_token_count: Option<u64>,
 }
 
 /// Nested objects (`message`, `response`) are read this deep at most.
@@ -198,6 +202,9 @@ impl Meter {
                 self.acc.metrics_output = Some(o);
             }
         }
+        if let Some(n) = top.input_text_token_count {
+            self.acc.metrics_input = Some(n);
+        }
         if let Some(e) = top.error.and_then(object) {
             let msg = e
                 .get("message")
@@ -216,7 +223,7 @@ impl Meter {
 
     /// Usage in Sluice's shape, from the most specific shape seen.
     pub fn usage(&self) -> Option<Usage> {
-        self.acc.to_usage()
+        self.acc.usage_now()
     }
 
     /// Whether an SSE payload can carry a model, usage or an error.
@@ -228,6 +235,7 @@ impl Meter {
             || has(b"\"usageMetadata\"")
             || has(b"\"billed_units\"")
             || has(b"invocationMetrics")
+            || has(b"inputTextTokenCount")
             || object_follows(data, b"\"error\"")
     }
 }
@@ -325,7 +333,7 @@ impl Acc {
         self.billed_search = count(b.get("search_units")).or(self.billed_search);
     }
 
-    fn to_usage(&self) -> Option<Usage> {
+    fn usage_now(&self) -> Option<Usage> {
         let usage = if self.prompt_tokens.is_some() || self.completion_tokens.is_some() {
             Usage::from(openai::chat::WireUsage {
                 prompt_tokens: self.prompt_tokens.unwrap_or(0),

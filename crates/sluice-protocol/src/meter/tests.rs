@@ -253,6 +253,12 @@ fn bedrock_invoke_stream_chunks_carry_the_models_own_json() {
         Some(usage(5, 2))
     );
 
+    let titan = json!({"embedding": [0.1, 0.2], "inputTextTokenCount": 4});
+    assert_eq!(
+        every_chunking(Framing::Json, titan.to_string().as_bytes()).usage,
+        Some(usage(4, 0))
+    );
+
     assert_eq!(
         bedrock_header_usage(Some("7"), Some(" 3 ")),
         Some(usage(7, 3))
