@@ -109,7 +109,11 @@ pub fn request_headers(
             if !allowed.contains(&n) {
                 continue;
             }
-            if n == "authorization" || n == "x-api-key" || n == "api-key" || n == "x-goog-api-key" {
+            if matches!(
+                n,
+                "authorization" | "x-api-key" | "api-key" | "x-goog-api-key"
+            ) && !is_blank_credential(value)
+            {
                 has_credential = true;
             }
             let mut v = value.clone();
@@ -151,6 +155,16 @@ pub fn request_headers(
         HeaderValue::from_static("identity"),
     );
     Ok(out)
+}
+
+/// An empty credential, or a scheme with nothing after it (`Bearer `).
+fn is_blank_credential(value: &HeaderValue) -> bool {
+    let v = value.to_str().unwrap_or("x").trim();
+    let token = v
+        .strip_prefix("Bearer")
+        .or_else(|| v.strip_prefix("Token"))
+        .unwrap_or(v);
+    token.trim().is_empty()
 }
 
 /// The `key` query parameter, if present.
@@ -259,6 +273,9 @@ mod tests {
         assert_eq!(out["x-goog-api-key"], "AIza-client");
         assert!(out.get("authorization").is_none());
 
+        let mut blank = HeaderMap::new();
+        blank.insert("authorization", "Bearer ".parse().unwrap());
+        assert!(request_headers(&blank, ProviderKind::Openai, Credentials::Client, None).is_err());
         let mut bare = HeaderMap::new();
         bare.insert("x-api-key", "k".parse().unwrap());
         let e =
