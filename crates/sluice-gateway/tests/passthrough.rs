@@ -49,6 +49,11 @@ providers:
 models:
   - name: "openai/*"
     provider: openai
+routes:
+  # A route may share its first segment with a provider whose pass-through is off.
+  - name: off-route
+    path: /off/team
+    model: openai/mock-gpt
 "#;
 
 fn chat_body(stream: bool) -> Value {
@@ -444,6 +449,10 @@ async fn the_target_host_comes_only_from_configuration() {
     assert_eq!(status, 404);
     assert!(text.contains("disabled"));
     assert_eq!(h.mock.requests().len(), 1);
+    let resp = h
+        .post("/off/team/v1/chat/completions", &chat_body(false))
+        .await;
+    assert_eq!(resp.status(), 200, "the route is still served");
 }
 
 #[tokio::test]

@@ -38,9 +38,11 @@ pub async fn dispatch(ctx: RequestCtx, req: Request<Body>) -> Result<Response, R
         let route = ctx.rt.default_route().clone();
         return Ok(select::by_path(ctx, &route, &rest, req).await);
     }
-    if let Some((route, rest)) = ctx.rt.route_for_path(path)
-        && let Some(rest) = rest.strip_prefix("/v1/route/")
-    {
+    if let Some((route, rest)) = ctx.rt.route_for_path(path) {
+        let Some(rest) = rest.strip_prefix("/v1/route/") else {
+            // A route prefix: never a provider name (config validation).
+            return Err(req);
+        };
         let (route, rest) = (route.clone(), rest.to_owned());
         return Ok(select::by_path(ctx, &route, &rest, req).await);
     }
