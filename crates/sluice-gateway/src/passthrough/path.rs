@@ -36,8 +36,13 @@ pub fn check(path: &str, query: Option<&str>) -> Result<(), Error> {
         if seg.is_empty() && i != last {
             return refuse("it contains an empty segment (`//`)");
         }
+        // Also inside an encoded segment (`a%2F..%2Fb`): an upstream that
+        // decodes `%2F` before routing would see a `..` segment.
         let decoded = percent_decode(seg);
-        if decoded == b"." || decoded == b".." {
+        if decoded
+            .split(|&b| b == b'/')
+            .any(|piece| piece == b"." || piece == b"..")
+        {
             return refuse("it contains a `.` or `..` segment");
         }
         if decoded.iter().any(|&b| b == 0 || b == b'\\') {
@@ -180,6 +185,8 @@ mod tests {
             "/v1/../admin",
             "/v1/%2e%2e/admin",
             "/v1/%2E./x",
+            "/v1/a%2F..%2Fadmin",
+            "/v1/%2F..",
             "/./x",
             "//evil.example/x",
             "/v1//x",
