@@ -11,6 +11,7 @@
 
 pub mod defaults;
 mod models;
+pub mod passthrough;
 pub mod raw;
 pub mod routing;
 pub mod secret;
@@ -21,6 +22,7 @@ mod validate;
 use std::fmt;
 use std::path::Path;
 
+pub use passthrough::{Credentials, PassthroughConfig};
 pub use raw::{HfTask, OnModelMismatch};
 pub use secret::Secret;
 pub use validate::{

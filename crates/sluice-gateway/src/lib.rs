@@ -20,6 +20,7 @@ pub mod admin;
 pub mod config;
 pub mod exec;
 pub mod ledger;
+pub mod passthrough;
 pub mod pipeline;
 pub mod pricing;
 pub mod provider;

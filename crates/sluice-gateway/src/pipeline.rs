@@ -1,6 +1,6 @@
 //! The one entry point of every LLM call, whatever API surface it came in
-//! on (OpenAI chat, embeddings, rerank, and later Anthropic Messages, the
-//! Responses API...).
+//! on (OpenAI chat, embeddings, rerank, provider pass-through and the
+//! universal endpoint, and later Anthropic Messages, the Responses API...).
 //!
 //! Handlers parse their dialect into the canonical input and call these
 //! functions; they never call the executor directly. The cross-cutting
@@ -16,6 +16,7 @@ mod admission;
 use sluice_protocol::Error;
 
 use crate::exec::{self, Answer, Job};
+use crate::passthrough::{Plan, Reply};
 use crate::provider::{ChatInput, ChatOutput, Completion, EmbedInput, RerankInput};
 
 /// A chat call.
@@ -75,4 +76,13 @@ pub async fn rerank(job: &Job<'_>, input: &RerankInput) -> Result<Answer<Complet
         }
         None => exec::rerank(job, input).await,
     }
+}
+
+/// A pass-through call: one provider's own API at `/{name}/...`, or the
+/// universal endpoint's steps. `job.model` is the model the first step
+/// names (empty when it names none); the steps carry their own providers.
+pub async fn passthrough(job: &Job<'_>, plan: Plan) -> Result<Answer<Reply>, Error> {
+    // The body is the provider's own: a spent budget cannot switch models.
+    admission::admit_without_fallback(job).await?;
+    crate::passthrough::run(job, plan).await
 }

@@ -14,7 +14,7 @@ mod anthropic;
 mod bedrock;
 mod cohere;
 mod gemini;
-mod http;
+pub(crate) mod http;
 mod huggingface;
 mod keys;
 mod kind;
@@ -27,6 +27,7 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
+use reqwest::header::{HeaderName, HeaderValue};
 use sluice_protocol::openai::chat::ChatRequest;
 use sluice_protocol::openai::request::{ParsedRequest, RequestHead};
 use sluice_protocol::{Error, ErrorKind, Usage};
@@ -156,6 +157,19 @@ impl std::fmt::Debug for ChatReply {
     }
 }
 
+/// A request of the provider's own API, forwarded by the pass-through
+/// endpoints, as the credentials must cover it.
+#[derive(Debug, Clone, Copy)]
+pub struct PassthroughRequest<'a> {
+    /// `GET`, `POST`...
+    pub method: &'a str,
+    /// The full upstream URL, its path percent-encoded as it will be sent.
+    pub url: &'a str,
+    /// Headers that will be sent and that a signature may cover.
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
+}
+
 /// An upstream LLM provider.
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
@@ -179,6 +193,26 @@ pub trait Provider: Send + Sync + 'static {
     /// health checks. `None` when the provider has no free call to make.
     async fn probe(&self) -> Option<Result<(), Error>> {
         None
+    }
+
+    /// The credential headers a pass-through request carries when the
+    /// gateway holds the key (`crate::passthrough`), added the provider's
+    /// way: a bearer key, `x-api-key`, `api-key`, `x-goog-api-key`, a Vertex
+    /// access token or a fresh SigV4 signature. Empty for keyless servers.
+    /// The default refuses: a provider must opt in.
+    async fn passthrough_auth(
+        &self,
+        _req: &PassthroughRequest<'_>,
+    ) -> Result<Vec<(HeaderName, HeaderValue)>, Error> {
+        Err(Error::new(
+            ErrorKind::UnsupportedParam,
+            format!(
+                "provider `{}` (type `{}`) cannot sign pass-through requests",
+                self.name(),
+                self.kind().as_str()
+            ),
+        )
+        .with_provider(self.name()))
     }
 
     /// Sends a rerank request. The default refuses it with a 400: only

@@ -14,7 +14,10 @@ mod errors;
 mod health;
 mod meta;
 mod openai;
+mod passthrough;
+mod select;
 mod sse;
+mod universal;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -56,6 +59,7 @@ pub fn app(gw: Arc<Gateway>) -> Router {
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/rerank", post(openai::rerank))
         .route("/v1/models", get(openai::models))
+        .route("/v1/universal", post(universal::serve))
         .fallback(openai::prefixed_or_not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(

@@ -32,6 +32,8 @@ pub struct Runtime {
     pub prices: Prices,
     /// Keys, limits and budgets (process-wide, shared by every snapshot).
     pub tenancy: Arc<Tenancy>,
+    /// Providers served at `/{name}/...` (pass-through and universal).
+    pub passthrough: crate::passthrough::Table,
     /// Increases by one with every successful reload.
     pub generation: u64,
     /// Active health checks of this snapshot; stop when it is replaced.
@@ -53,6 +55,7 @@ impl Runtime {
         }
         let prices = Prices::new(&config.pricing);
         let models = ModelTable::build(&config, &providers, stats, &prices)?;
+        let passthrough = crate::passthrough::Table::build(&config, &providers)?;
         let health = health::spawn(&models);
         Ok(Self {
             config: Arc::new(config),
@@ -60,6 +63,7 @@ impl Runtime {
             models,
             prices,
             tenancy,
+            passthrough,
             generation,
             _health: health,
         })

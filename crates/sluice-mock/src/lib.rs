@@ -11,7 +11,8 @@
 //! Control endpoints:
 //! - `GET /__mock/requests`: the recorded requests (JSON array);
 //! - `DELETE /__mock/requests`: forget requests and scripted steps;
-//! - `POST /__mock/script`: queue behaviours, e.g. `[{"status": 429, "retry_after": 1}]`.
+//! - `POST /__mock/script`: queue behaviours, e.g. `[{"status": 429, "retry_after": 1}]`;
+//! - `ANY /__mock/redirect?to=URL`: a `307` to `URL` (redirects must not be followed).
 
 mod anthropic;
 mod bedrock;
@@ -20,6 +21,7 @@ mod cohere;
 pub mod gemini;
 mod huggingface;
 mod openai;
+mod redirect;
 mod replicate;
 pub mod sigv4;
 pub mod state;
@@ -33,7 +35,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -55,6 +57,7 @@ pub fn router(state: MockState) -> Router {
         .route("/__mock/requests", get(list).delete(reset))
         .route("/__mock/script", post(script))
         .route("/__mock/health", get(|| async { "ok" }))
+        .route("/__mock/redirect", any(redirect::redirect))
         .fallback(dispatch)
         .with_state(state)
 }

@@ -24,6 +24,8 @@
 //! - [`huggingface`]: Hugging Face / TGI text generation and its translation.
 //! - [`replicate`]: Replicate predictions and their translation.
 //! - [`cohere`]: the Cohere v2 chat, embed and rerank formats and their translation.
+//! - [`meter`]: model and usage read from native responses forwarded untouched
+//!   (pass-through).
 
 pub mod anthropic;
 pub mod bedrock;
@@ -33,6 +35,7 @@ pub mod eventstream;
 pub mod gemini;
 pub mod huggingface;
 pub mod json;
+pub mod meter;
 pub mod openai;
 pub mod prompt;
 pub mod replicate;

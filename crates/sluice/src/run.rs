@@ -222,6 +222,18 @@ fn print_banner(cfg: &Config, addr: SocketAddr, tenancy: &Tenancy, admin: Option
             ));
         }
     }
+    let native: Vec<String> = cfg
+        .providers
+        .iter()
+        .filter(|p| p.passthrough.enabled)
+        .map(|p| format!("/{}/", p.name))
+        .collect();
+    if !native.is_empty() {
+        out.push_str(&format!(
+            "Native provider APIs (pass-through): {}\n",
+            native.join(" ")
+        ));
+    }
     if cfg.source == "embedded defaults" {
         let off: Vec<String> = ProviderKind::ALL
             .iter()

@@ -245,9 +245,8 @@ pub(super) fn routes(
     raw: &RawConfig,
     models: &[ModelConfig],
 ) -> Vec<RouteConfig> {
-    const RESERVED: &[&str] = &["/v1", "/healthz", "/readyz", "/metrics"];
     let mut out = vec![RouteConfig::default_route()];
-    let mut names: HashSet<String> = HashSet::from(["default".to_owned()]);
+    let mut names: HashSet<String> = HashSet::new();
     let mut prefixes: HashSet<String> = HashSet::new();
     let served = |name: &str| {
         models.iter().any(|m| {
@@ -270,34 +269,26 @@ pub(super) fn routes(
                 format!("route `{}` is defined twice", r.name.value),
             );
         }
-        let prefix = r.path.value.trim_end_matches('/').to_owned();
-        let well_formed = prefix.starts_with('/')
-            && prefix.len() > 1
-            && prefix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
-        if !well_formed {
-            cx.at(
-                format!("{path}.path"),
-                Some(&r.path),
-                "must look like `/team-a` (letters, digits, `-_./`)",
-            );
-        } else if RESERVED
-            .iter()
-            .any(|p| prefix == *p || prefix.starts_with(&format!("{p}/")))
-        {
-            cx.at(
-                format!("{path}.path"),
-                Some(&r.path),
-                format!("`{prefix}` is reserved"),
-            );
-        } else if !prefixes.insert(prefix.clone()) {
-            cx.at(
-                format!("{path}.path"),
-                Some(&r.path),
-                format!("path `{prefix}` is used twice"),
-            );
-        }
+        // The entry named `default` configures the unprefixed route.
+        let is_default = r.name.value == "default";
+        let prefix = match &r.path {
+            Some(p) if is_default => {
+                if !p.value.trim_end_matches('/').is_empty() {
+                    cx.at(
+                        format!("{path}.path"),
+                        Some(p),
+                        "the `default` route is the API without a prefix; leave out `path`",
+                    );
+                }
+                String::new()
+            }
+            None if is_default => String::new(),
+            None => {
+                cx.at(format!("{path}.path"), Some(&r.name), "needs `path`");
+                String::new()
+            }
+            Some(p) => route_prefix(cx, &path, p, &mut prefixes),
+        };
         if let Some(m) = &r.model
             && !served(&m.value)
         {
@@ -316,13 +307,59 @@ pub(super) fn routes(
                 );
             }
         }
-        out.push(RouteConfig {
+        let route = RouteConfig {
             name: r.name.value.clone(),
             prefix,
             pinned_model: r.model.as_ref().map(|m| m.value.clone()),
             on_model_mismatch: r.on_model_mismatch,
             allowed_models: r.allowed_models.clone(),
-        });
+            model_in_path: r.model_in_path.unwrap_or(true),
+            model_in_header: r.model_in_header.unwrap_or(true),
+        };
+        if is_default {
+            out[0] = route;
+        } else {
+            out.push(route);
+        }
     }
     out
+}
+
+/// Checks a route's path prefix and returns it without a trailing `/`.
+fn route_prefix(
+    cx: &mut Ctx<'_>,
+    path: &str,
+    p: &serde_saphyr::Spanned<String>,
+    prefixes: &mut HashSet<String>,
+) -> String {
+    const RESERVED: &[&str] = &["/v1", "/healthz", "/readyz", "/metrics"];
+    let prefix = p.value.trim_end_matches('/').to_owned();
+    let well_formed = prefix.starts_with('/')
+        && prefix.len() > 1
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+    if !well_formed {
+        cx.at(
+            format!("{path}.path"),
+            Some(p),
+            "must look like `/team-a` (letters, digits, `-_./`)",
+        );
+    } else if RESERVED
+        .iter()
+        .any(|r| prefix == *r || prefix.starts_with(&format!("{r}/")))
+    {
+        cx.at(
+            format!("{path}.path"),
+            Some(p),
+            format!("`{prefix}` is reserved"),
+        );
+    } else if !prefixes.insert(prefix.clone()) {
+        cx.at(
+            format!("{path}.path"),
+            Some(p),
+            format!("path `{prefix}` is used twice"),
+        );
+    }
+    prefix
 }

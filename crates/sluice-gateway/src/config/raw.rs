@@ -128,6 +128,8 @@ pub struct RawProvider {
     /// `text-generation` (models that only take `inputs`; chat is rendered
     /// into a prompt).
     pub task: Option<HfTask>,
+    /// The provider's own API at `/{name}/...`; see `docs/passthrough.md`.
+    pub passthrough: Option<super::passthrough::RawPassthrough>,
 }
 
 /// How a Hugging Face model is called.
@@ -198,8 +200,9 @@ pub struct RawRoute {
     /// Route name, used in records, metrics and policies.
     pub name: Spanned<String>,
     /// Path prefix, e.g. `/support`: the API is then served at
-    /// `/support/v1/chat/completions` and so on.
-    pub path: Spanned<String>,
+    /// `/support/v1/chat/completions` and so on. Required, except on the
+    /// entry named `default`, which configures the unprefixed route.
+    pub path: Option<Spanned<String>>,
     /// Pin every request on this route to one public model.
     pub model: Option<Spanned<String>>,
     /// With `model` set: `override` (default) or `reject` a different model.
@@ -207,4 +210,9 @@ pub struct RawRoute {
     pub on_model_mismatch: OnModelMismatch,
     /// If set, only these public models may be used on this route.
     pub allowed_models: Option<Vec<String>>,
+    /// Whether `/v1/route/{provider}/{model}/...` may choose the model.
+    /// Default `true`.
+    pub model_in_path: Option<bool>,
+    /// Whether the `x-sluice-model` header may choose the model. Default `true`.
+    pub model_in_header: Option<bool>,
 }

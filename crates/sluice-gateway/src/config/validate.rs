@@ -103,6 +103,8 @@ pub struct ProviderConfig {
     pub aws: Option<AwsConfig>,
     /// Hugging Face: how models are called.
     pub hf_task: HfTask,
+    /// The provider's own API at `/{name}/...`.
+    pub passthrough: super::PassthroughConfig,
 }
 
 /// Default `max_tokens` for APIs that require one.
@@ -140,6 +142,7 @@ impl ProviderConfig {
             vertex: None,
             aws: None,
             hf_task: HfTask::Chat,
+            passthrough: super::PassthroughConfig::default(),
         }
     }
 }
@@ -187,6 +190,10 @@ pub struct RouteConfig {
     pub pinned_model: Option<String>,
     pub on_model_mismatch: OnModelMismatch,
     pub allowed_models: Option<Vec<String>>,
+    /// `/v1/route/{provider}/{model}/...` may choose the model.
+    pub model_in_path: bool,
+    /// The `x-sluice-model` header may choose the model.
+    pub model_in_header: bool,
 }
 
 impl RouteConfig {
@@ -198,6 +205,8 @@ impl RouteConfig {
             pinned_model: None,
             on_model_mismatch: OnModelMismatch::Override,
             allowed_models: None,
+            model_in_path: true,
+            model_in_header: true,
         }
     }
 }
@@ -264,6 +273,8 @@ pub fn validate(
             cx.at::<()>(format!("pricing[{i}]"), None, "prices cannot be negative");
         }
     }
+    super::passthrough::check_names(&mut cx, &providers, &routes);
+    super::passthrough::check_keys(&mut cx, &providers, &models);
     if !cx.problems.is_empty() {
         return Err(ConfigError {
             origin: source.to_owned(),
@@ -371,7 +382,10 @@ fn provider(
             Err(e) => cx.at(field, Some(*r), e),
         }
     }
-    if keys.is_empty() && refs.is_empty() && p.kind.needs_key() {
+    // A bring-your-own-key provider may have no key of its own; models
+    // that use it are checked in `passthrough::check_keys`.
+    let byok = super::passthrough::client_mode(p.passthrough.as_ref());
+    if keys.is_empty() && refs.is_empty() && p.kind.needs_key() && !byok {
         let hint = p.kind.key_env().unwrap_or("YOUR_KEY");
         cx.at::<()>(
             format!("{path}.api_key"),
@@ -452,6 +466,7 @@ fn provider(
         vertex,
         aws,
         hf_task: p.task.unwrap_or_default(),
+        passthrough: super::passthrough::validate(cx, &path, p.passthrough.as_ref()),
     })
 }
 

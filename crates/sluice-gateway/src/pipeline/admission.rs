@@ -77,6 +77,19 @@ pub async fn admit(job: &Job<'_>, output: Option<u64>) -> Result<Option<String>,
     }
 }
 
+/// Admits a request whose model cannot be switched (pass-through): a spent
+/// budget refuses it even when the budget names a fallback model.
+pub async fn admit_without_fallback(job: &Job<'_>) -> Result<(), Error> {
+    match admit(job, None).await? {
+        None => Ok(()),
+        Some(_) => Err(Error::new(
+            sluice_protocol::ErrorKind::BudgetExceeded,
+            "The budget for this key is spent. Its fallback model applies to the OpenAI-style \
+             endpoints only, not to provider pass-through.",
+        )),
+    }
+}
+
 /// The highest price among `model`'s targets, and its first provider.
 fn model_facts(job: &Job<'_>, model: &str) -> (Option<Price>, Option<String>) {
     let Ok((group, captured)) = job.rt.models.lookup(model) else {

@@ -17,7 +17,10 @@ use sluice_protocol::{Error, ErrorKind};
 use super::http::{self, MAX_RESPONSE_BYTES};
 use super::keys::KeyRing;
 use super::translate::{self, completion, drive, now};
-use super::{ChatCall, ChatOutput, ChatReply, Completion, EmbedInput, Provider, ProviderKind};
+use super::{
+    ChatCall, ChatOutput, ChatReply, Completion, EmbedInput, PassthroughRequest, Provider,
+    ProviderKind,
+};
 use crate::config::ProviderConfig;
 
 /// A provider speaking Anthropic Messages.
@@ -114,6 +117,19 @@ impl Provider for AnthropicProvider {
             Ok(r) => Err(http::error_response(r, &self.name, from_response).await),
             Err(e) => Err(e),
         })
+    }
+
+    async fn passthrough_auth(
+        &self,
+        _req: &PassthroughRequest<'_>,
+    ) -> Result<Vec<(HeaderName, HeaderValue)>, Error> {
+        match self.keys.pick() {
+            Some(key) => Ok(vec![(
+                HeaderName::from_static("x-api-key"),
+                http::sensitive(key.expose())?,
+            )]),
+            None => Ok(Vec::new()),
+        }
     }
 
     async fn embeddings(&self, _input: &EmbedInput, _model: &str) -> Result<Completion, Error> {

@@ -103,6 +103,21 @@ impl Provider for BedrockProvider {
         ProviderKind::Bedrock
     }
 
+    /// A fresh SigV4 signature over the forwarded request (a client's own
+    /// signature cannot be reused: it covers the gateway's host and path).
+    async fn passthrough_auth(
+        &self,
+        req: &super::PassthroughRequest<'_>,
+    ) -> Result<Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>, Error> {
+        self.signer.sign(
+            req.method,
+            req.url,
+            req.headers,
+            req.body,
+            SystemTime::now(),
+        )
+    }
+
     async fn chat(&self, call: ChatCall<'_>) -> Result<ChatOutput, Error> {
         let req = call.input.typed()?;
         let translated = to_bedrock(req, call.upstream_model, self.default_max_tokens)?;

@@ -134,6 +134,13 @@ impl Provider for CohereProvider {
         ProviderKind::Cohere
     }
 
+    async fn passthrough_auth(
+        &self,
+        _req: &super::PassthroughRequest<'_>,
+    ) -> Result<Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>, Error> {
+        self.keys.bearer()
+    }
+
     async fn chat(&self, call: ChatCall<'_>) -> Result<ChatOutput, Error> {
         let req = call.input.typed()?;
         let translated = to_cohere(req, call.upstream_model)?;

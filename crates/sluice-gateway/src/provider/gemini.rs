@@ -129,6 +129,13 @@ impl Provider for GeminiProvider {
         self.kind
     }
 
+    async fn passthrough_auth(
+        &self,
+        _req: &super::PassthroughRequest<'_>,
+    ) -> Result<Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>, Error> {
+        Ok(self.auth.header(&self.name).await?.into_iter().collect())
+    }
+
     async fn chat(&self, call: ChatCall<'_>) -> Result<ChatOutput, Error> {
         let req = call.input.typed()?;
         let translated = to_gemini(req)?;

@@ -128,6 +128,13 @@ impl Provider for TextGenerationProvider {
         ProviderKind::Huggingface
     }
 
+    async fn passthrough_auth(
+        &self,
+        _req: &super::PassthroughRequest<'_>,
+    ) -> Result<Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>, Error> {
+        self.keys.bearer()
+    }
+
     async fn chat(&self, call: ChatCall<'_>) -> Result<ChatOutput, Error> {
         let req = call.input.typed()?;
         let stream = call.input.head().stream;

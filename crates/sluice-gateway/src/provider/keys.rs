@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use sluice_protocol::Error;
+
 use crate::config::Secret;
 
 /// Keys handed out round-robin, one per upstream request.
@@ -17,6 +19,20 @@ impl KeyRing {
         Self {
             keys,
             next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The next key as `Authorization: Bearer <key>` (the pass-through
+    /// credential of bearer-key providers); empty when there is no key.
+    pub fn bearer(
+        &self,
+    ) -> Result<Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>, Error> {
+        match self.pick() {
+            Some(key) => Ok(vec![(
+                reqwest::header::AUTHORIZATION,
+                super::http::sensitive(&format!("Bearer {}", key.expose()))?,
+            )]),
+            None => Ok(Vec::new()),
         }
     }
 

@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 use sluice_protocol::openai::chat::WireUsage;
 use sluice_protocol::openai::embeddings::EmbeddingsUsage;
@@ -21,8 +21,8 @@ use sluice_protocol::{Error, ErrorKind, Usage};
 use super::http::{self, MAX_RESPONSE_BYTES};
 use super::keys::KeyRing;
 use super::{
-    ChatCall, ChatOutput, ChatReply, Chunk, ChunkStream, Completion, EmbedInput, Provider,
-    ProviderKind,
+    ChatCall, ChatOutput, ChatReply, Chunk, ChunkStream, Completion, EmbedInput,
+    PassthroughRequest, Provider, ProviderKind,
 };
 use crate::config::ProviderConfig;
 
@@ -105,16 +105,21 @@ impl OpenAiProvider {
             .headers(self.headers.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(body);
-        if let Some(key) = self.keys.pick() {
-            let (name, value) = match self.azure {
-                Some(_) => (HeaderName::from_static("api-key"), key.expose().to_owned()),
-                None => (AUTHORIZATION, format!("Bearer {}", key.expose())),
-            };
-            if let Ok(v) = http::sensitive(&value) {
-                rb = rb.header(name, v);
-            }
+        if let Some((name, value)) = self.credential() {
+            rb = rb.header(name, value);
         }
         rb
+    }
+
+    /// The next key, as Azure's `api-key` header or a bearer token; `None`
+    /// for keyless servers.
+    fn credential(&self) -> Option<(HeaderName, HeaderValue)> {
+        let key = self.keys.pick()?;
+        let (name, value) = match self.azure {
+            Some(_) => (HeaderName::from_static("api-key"), key.expose().to_owned()),
+            None => (AUTHORIZATION, format!("Bearer {}", key.expose())),
+        };
+        http::sensitive(&value).ok().map(|v| (name, v))
     }
 
     /// Whether the upstream accepts `stream_options.include_usage`.
@@ -178,20 +183,21 @@ impl Provider for OpenAiProvider {
             _ => format!("{}/models", self.base_url),
         };
         let mut rb = self.client.get(url).headers(self.headers.clone());
-        if let Some(key) = self.keys.pick() {
-            let (name, value) = match self.azure {
-                Some(_) => (HeaderName::from_static("api-key"), key.expose().to_owned()),
-                None => (AUTHORIZATION, format!("Bearer {}", key.expose())),
-            };
-            if let Ok(v) = http::sensitive(&value) {
-                rb = rb.header(name, v);
-            }
+        if let Some((name, value)) = self.credential() {
+            rb = rb.header(name, value);
         }
         Some(match http::send(rb, &self.name).await {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(http::error_response(r, &self.name, wire_error::from_response).await),
             Err(e) => Err(e),
         })
+    }
+
+    async fn passthrough_auth(
+        &self,
+        _req: &PassthroughRequest<'_>,
+    ) -> Result<Vec<(HeaderName, HeaderValue)>, Error> {
+        Ok(self.credential().into_iter().collect())
     }
 
     async fn embeddings(

@@ -130,6 +130,13 @@ impl Provider for ReplicateProvider {
         ProviderKind::Replicate
     }
 
+    async fn passthrough_auth(
+        &self,
+        _req: &super::PassthroughRequest<'_>,
+    ) -> Result<Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>, Error> {
+        self.keys.bearer()
+    }
+
     async fn chat(&self, call: ChatCall<'_>) -> Result<ChatOutput, Error> {
         let req = call.input.typed()?;
         let stream = call.input.head().stream;

@@ -52,6 +52,7 @@ async fn run(
     };
     let metadata = begin(ctx, route, endpoint, &parts)?;
     let bytes = body::read(body, ctx.rt.config.server.max_body_bytes).await?;
+    let bytes = super::select::apply(route, &parts, bytes)?;
     let parsed = match op {
         Op::Embeddings => parse_embeddings(bytes)?,
         Op::Rerank => parse_rerank(bytes)?,

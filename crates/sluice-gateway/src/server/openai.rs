@@ -50,6 +50,10 @@ pub async fn prefixed_or_not_found(
     Extension(ctx): Extension<RequestCtx>,
     req: Request<Body>,
 ) -> Response {
+    let req = match super::passthrough::dispatch(ctx.clone(), req).await {
+        Ok(resp) => return resp,
+        Err(req) => req,
+    };
     let path = req.uri().path().to_owned();
     let route = ctx
         .rt

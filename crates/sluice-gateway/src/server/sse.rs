@@ -66,6 +66,19 @@ impl OpenAiSse {
     }
 }
 
+/// The `model` a chunk names (the model that answered, for the record).
+fn chunk_model(data: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(default)]
+        model: Option<String>,
+    }
+    serde_json::from_slice::<Head>(data)
+        .ok()?
+        .model
+        .filter(|m| !m.is_empty())
+}
+
 fn frame(data: &[u8]) -> Bytes {
     let mut b = BytesMut::with_capacity(data.len() + 8);
     b.extend_from_slice(b"data: ");
@@ -92,7 +105,13 @@ impl Stream for OpenAiSse {
                     }
                     if self.sent == 0 {
                         let ttft = ms(self.record.elapsed());
-                        self.record.update(|r| r.ttft_ms = Some(ttft));
+                        let model = chunk_model(&chunk.data);
+                        self.record.update(|r| {
+                            r.ttft_ms = Some(ttft);
+                            if model.is_some() {
+                                r.meta.response_model = model;
+                            }
+                        });
                     }
                     self.sent += 1;
                     return Poll::Ready(Some(Ok(frame(&chunk.data))));

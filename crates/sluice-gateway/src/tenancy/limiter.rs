@@ -230,6 +230,12 @@ impl Tenancy {
 }
 
 fn check_allowed(id: &Identity, facts: &Facts<'_>) -> Result<(), Error> {
+    if id.allowed_models.is_some() && facts.model.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Forbidden,
+            "This API key may use only some models, and this request names none.",
+        ));
+    }
     if let Some(models) = &id.allowed_models
         && !models.iter().any(|m| pattern_matches(m, facts.model))
     {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use gcp_auth::{CustomServiceAccount, TokenProvider};
 use reqwest::RequestBuilder;
-use reqwest::header::{AUTHORIZATION, HeaderName};
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use sluice_protocol::error::scrub_secrets;
 use sluice_protocol::{Error, ErrorKind};
 
@@ -60,14 +60,25 @@ impl Auth {
 
     /// Adds the credentials to `rb`.
     pub async fn apply(&self, rb: RequestBuilder, provider: &str) -> Result<RequestBuilder, Error> {
+        Ok(match self.header(provider).await? {
+            Some((name, value)) => rb.header(name, value),
+            None => rb,
+        })
+    }
+
+    /// The credential header: `x-goog-api-key` with the next key, or a
+    /// Vertex access token as a bearer token. `None` without a key.
+    pub async fn header(&self, provider: &str) -> Result<Option<(HeaderName, HeaderValue)>, Error> {
         match self {
-            Self::ApiKey(keys) => Ok(match keys.pick() {
-                Some(key) => rb.header(
-                    HeaderName::from_static("x-goog-api-key"),
-                    http::sensitive(key.expose())?,
-                ),
-                None => rb,
-            }),
+            Self::ApiKey(keys) => keys
+                .pick()
+                .map(|key| {
+                    Ok((
+                        HeaderName::from_static("x-goog-api-key"),
+                        http::sensitive(key.expose())?,
+                    ))
+                })
+                .transpose(),
             Self::ServiceAccount(sa) => {
                 let token = tokio::time::timeout(TOKEN_DEADLINE, sa.token(&[SCOPE]))
                     .await
@@ -76,7 +87,7 @@ impl Auth {
                     })?
                     .map_err(|e| token_error(provider, &error_chain(&e)))?;
                 let value = http::sensitive(&format!("Bearer {}", token.as_str()))?;
-                Ok(rb.header(AUTHORIZATION, value))
+                Ok(Some((AUTHORIZATION, value)))
             }
         }
     }
