@@ -21,6 +21,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("SLUICE_BIN", str(ROOT / "target" / "debug" / "sluice"))
 LISTENING = re.compile(r"listening on (http://\S+)")
+ADMIN = re.compile(r"Admin API on (http://\S+)")
 
 
 class Proc:
@@ -99,7 +100,29 @@ def gateway(config_yaml: str, env: dict[str, str] | None = None) -> Proc:
     fd, path = tempfile.mkstemp(suffix=".yaml", prefix="sluice-test-")
     with os.fdopen(fd, "w") as f:
         f.write(config_yaml)
-    return Proc(
-        ["serve", "--config", path, "--listen", "127.0.0.1:0", "--log-format", "json"],
+    data_dir = tempfile.mkdtemp(prefix="sluice-data-")
+    proc = Proc(
+        [
+            "serve",
+            "--config",
+            path,
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir,
+            "--log-format",
+            "json",
+        ],
         env=env,
     )
+    proc.data_dir = data_dir
+    m = next((ADMIN.search(line) for line in proc.lines if ADMIN.search(line)), None)
+    proc.admin_url = m.group(1) if m else None
+    return proc
+
+
+def admin_key(proc: Proc) -> str:
+    """The admin key a gateway generated into its data directory."""
+    return Path(proc.data_dir, "admin.key").read_text().strip()

@@ -42,6 +42,10 @@ pub enum Command {
         /// Admin API address (overrides admin.listen). Default 127.0.0.1:8081.
         #[arg(long, env = "SLUICE_ADMIN_LISTEN")]
         admin_listen: Option<SocketAddr>,
+        /// Data directory (overrides server.data_dir): the SQLite store and
+        /// the generated admin key. Default ./sluice-data.
+        #[arg(long, env = "SLUICE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
     },
     /// Validate a config file; exits non-zero and lists every problem.
     Check {

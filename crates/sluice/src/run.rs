@@ -31,6 +31,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             listen,
             admin_listen,
+            data_dir,
         } => {
             let cfg = match &config {
                 Some(path) => match config::load(path) {
@@ -46,6 +47,9 @@ pub async fn main(cli: Cli) -> anyhow::Result<ExitCode> {
                 ),
             };
             let mut cfg = cfg;
+            if let Some(d) = data_dir {
+                cfg.set_data_dir(d);
+            }
             if let Some(a) = admin_listen {
                 cfg.admin.listen = a;
                 cfg.admin.listen_set = true;

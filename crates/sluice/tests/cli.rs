@@ -83,11 +83,26 @@ impl Drop for Served {
     }
 }
 
+/// A fresh data directory (left in the system temp dir).
+fn data_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("sluice-cli-test-{}", uuid_like()))
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{n}", std::process::id())
+}
+
 fn serve(envs: &[(&str, &str)]) -> Served {
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SLUICE_DATA_DIR", data_dir())
+        .env("SLUICE_ADMIN_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for (k, v) in envs {
@@ -190,6 +205,8 @@ fn serve_config(path: &std::path::Path) -> Served {
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(path)
+        .env("SLUICE_DATA_DIR", data_dir())
+        .env("SLUICE_ADMIN_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut served = Served {

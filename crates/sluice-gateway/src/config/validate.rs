@@ -42,6 +42,20 @@ pub struct Config {
     pub pricing: Vec<RawPrice>,
 }
 
+impl Config {
+    /// Moves the data directory, and the SQLite file with it when it was
+    /// the default one inside it.
+    pub fn set_data_dir(&mut self, dir: PathBuf) {
+        use super::tenancy::Database;
+        if let Database::Sqlite(path) = &mut self.store.database
+            && *path == self.server.data_dir.join("sluice.db")
+        {
+            *path = dir.join("sluice.db");
+        }
+        self.server.data_dir = dir;
+    }
+}
+
 /// `server:` after validation.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

@@ -16,6 +16,8 @@ use tokio::sync::oneshot;
 
 /// The provider key the harness configures; must never reach a client.
 pub const PROVIDER_KEY: &str = "sk-provider-canary-0123456789";
+/// The admin key of the harness's admin listener.
+pub const ADMIN_KEY: &str = "sk-sluice-admin-test-0123456789";
 
 pub struct Harness {
     pub url: String,
@@ -24,6 +26,8 @@ pub struct Harness {
     pub mock_b: Option<MockServer>,
     pub sink: MemorySink,
     pub gw: Arc<Gateway>,
+    /// The admin API's base URL.
+    pub admin_url: String,
     stop: Option<oneshot::Sender<()>>,
     /// Holds the SQLite store.
     _data: tempfile::TempDir,
@@ -74,13 +78,31 @@ impl Harness {
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
         let app = server::app(gw.clone());
+        let (stopped_a, stopped_b) = {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                let _ = stopped.await;
+                let _ = tx.send(true);
+            });
+            (rx.clone(), rx)
+        };
+        let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|v| *v).await;
+        };
         tokio::spawn(server::serve(
             listener,
             app,
             ServeOptions::default(),
-            async {
-                let _ = stopped.await;
-            },
+            until(stopped_a),
+        ));
+        let admin_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let admin_url = format!("http://{}", admin_listener.local_addr().expect("addr"));
+        let admin_app = sluice_gateway::admin::app(gw.clone(), config::Secret::new(ADMIN_KEY));
+        tokio::spawn(server::serve(
+            admin_listener,
+            admin_app,
+            ServeOptions::default(),
+            until(stopped_b),
         ));
         Self {
             url,
@@ -88,6 +110,7 @@ impl Harness {
             mock_b: extra.into_iter().next(),
             sink,
             gw,
+            admin_url,
             stop: Some(stop),
             _data: data,
         }
@@ -124,6 +147,52 @@ impl Harness {
     /// POSTs `body` to `/v1/chat/completions`.
     pub async fn chat(&self, body: &serde_json::Value) -> reqwest::Response {
         self.post("/v1/chat/completions", body).await
+    }
+
+    /// Calls the admin API; returns the status and the JSON body.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self
+            .client()
+            .request(method, format!("{}{path}", self.admin_url))
+            .bearer_auth(ADMIN_KEY);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("admin request sent");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("admin body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Creates a key through the admin API; returns `(key, id)`.
+    pub async fn create_key(&self, body: serde_json::Value) -> (String, String) {
+        let (status, v) = self
+            .admin(reqwest::Method::POST, "/v1/keys", Some(body))
+            .await;
+        assert_eq!(status, 201, "{v}");
+        (
+            v["key"].as_str().expect("key").to_owned(),
+            v["id"].as_str().expect("id").to_owned(),
+        )
+    }
+
+    /// POSTs `body` to `/v1/chat/completions` with `key` as a Bearer token.
+    pub async fn chat_as(&self, key: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client()
+            .post(self.endpoint("/v1/chat/completions"))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// Waits until at least `n` records were written, then returns them.
