@@ -10,8 +10,8 @@
 
 use sluice_protocol::Error;
 
-use crate::exec::{self, Answer, Job};
-use crate::provider::{ChatInput, ChatOutput, Completion, EmbedInput, RerankInput};
+use crate::exec::{self, Answer, Counted, Job};
+use crate::provider::{ChatInput, ChatOutput, Completion, EmbedInput, NativeBody, RerankInput};
 
 /// A chat call.
 pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>, Error> {
@@ -26,4 +26,9 @@ pub async fn embeddings(job: &Job<'_>, input: &EmbedInput) -> Result<Answer<Comp
 /// A rerank call.
 pub async fn rerank(job: &Job<'_>, input: &RerankInput) -> Result<Answer<Completion>, Error> {
     exec::rerank(job, input).await
+}
+
+/// A token-counting call (Anthropic's `POST /v1/messages/count_tokens`).
+pub async fn count_tokens(job: &Job<'_>, input: &NativeBody) -> Result<Answer<Counted>, Error> {
+    exec::count_tokens(job, input).await
 }

@@ -7,20 +7,25 @@
 mod answer;
 mod body;
 mod chat;
+mod completions;
 mod context;
 mod embeddings;
 mod errors;
+mod events;
 mod health;
+mod messages;
 mod meta;
 mod openai;
+mod responses;
 mod sse;
+mod surfaces;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
@@ -43,6 +48,11 @@ pub const REQUEST_ID_HEADER: &str = "x-sluice-request-id";
 ///    ones refused by an inner layer or a panic, is recorded exactly once.
 /// 2. [`CatchPanicLayer`]: a panic in a handler becomes a 500 in OpenAI
 ///    shape instead of a dropped connection.
+/// 3. `Extension` of the Responses API store ([`Gateway::responses`]), read
+///    by the `/v1/responses` handlers.
+///
+/// The surfaces beyond chat (Anthropic Messages, the Responses API, legacy
+/// completions) are mounted from [`surfaces::app`].
 ///
 /// `/healthz` and `/readyz` sit outside the layers: probes are not traffic.
 pub fn app(gw: Arc<Gateway>) -> Router {
@@ -51,12 +61,14 @@ pub fn app(gw: Arc<Gateway>) -> Router {
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/rerank", post(openai::rerank))
         .route("/v1/models", get(openai::models))
+        .merge(surfaces::app())
         .fallback(openai::prefixed_or_not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(
             ServiceBuilder::new()
                 .layer(RecordLayer::new(gw.clone()))
-                .layer(CatchPanicLayer::custom(errors::panic_response)),
+                .layer(CatchPanicLayer::custom(errors::panic_response))
+                .layer(Extension(gw.responses().clone())),
         );
     Router::new()
         .route("/healthz", get(health::live))

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use sluice_protocol::Error;
+use sluice_store::{MemoryResponseStore, ResponseStore};
 
 use crate::config::{Config, RouteConfig};
 use crate::ledger::Ledger;
@@ -83,11 +84,24 @@ pub struct Gateway {
     ledger: Ledger,
     /// Per-target observations, kept across reloads.
     stats: StatsRegistry,
+    /// Conversations kept for the Responses API's `previous_response_id`.
+    responses: Arc<dyn ResponseStore>,
 }
 
 impl Gateway {
-    /// A gateway serving `config`.
+    /// A gateway serving `config`, keeping Responses API state in memory
+    /// (bounded by `server.responses.max_size`).
     pub fn new(config: Config, ledger: Ledger) -> Result<Arc<Self>, Error> {
+        let store = Arc::new(MemoryResponseStore::new(config.server.responses.max_bytes));
+        Self::with_response_store(config, ledger, store)
+    }
+
+    /// A gateway serving `config` with its Responses API state in `store`.
+    pub fn with_response_store(
+        config: Config,
+        ledger: Ledger,
+        store: Arc<dyn ResponseStore>,
+    ) -> Result<Arc<Self>, Error> {
         crate::tokens::warm_up();
         let stats = StatsRegistry::default();
         let rt = Runtime::build(config, 1, &stats)?;
@@ -96,7 +110,13 @@ impl Gateway {
             generation: AtomicU64::new(1),
             ledger,
             stats,
+            responses: store,
         }))
+    }
+
+    /// Where Responses API conversations are kept.
+    pub fn responses(&self) -> &Arc<dyn ResponseStore> {
+        &self.responses
     }
 
     /// Per-target observations (in flight, averages, breaker state).

@@ -24,6 +24,8 @@
 //! - [`huggingface`]: Hugging Face / TGI text generation and its translation.
 //! - [`replicate`]: Replicate predictions and their translation.
 //! - [`cohere`]: the Cohere v2 chat, embed and rerank formats and their translation.
+//! - [`passthrough`]: reading usage, ends and errors from native streams
+//!   forwarded untouched (Anthropic Messages, the Responses API).
 
 pub mod anthropic;
 pub mod bedrock;
@@ -34,6 +36,7 @@ pub mod gemini;
 pub mod huggingface;
 pub mod json;
 pub mod openai;
+pub mod passthrough;
 pub mod prompt;
 pub mod replicate;
 pub mod sse;

@@ -10,7 +10,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::secret::Secret;
-use super::validate::{DEFAULT_AZURE_API_VERSION, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY};
+use super::validate::{
+    DEFAULT_AZURE_API_VERSION, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY, ResponsesConfig,
+};
 use super::{
     AwsConfig, Config, ModelConfig, ProviderConfig, RouteConfig, ServerConfig, VertexConfig,
 };
@@ -43,6 +45,7 @@ pub fn from_env(env: Env<'_>, listen: SocketAddr) -> Config {
             listen,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             max_body_bytes: usize::try_from(DEFAULT_MAX_BODY).unwrap_or(usize::MAX),
+            responses: ResponsesConfig::default(),
         },
         providers,
         models,

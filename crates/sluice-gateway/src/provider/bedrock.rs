@@ -138,6 +138,7 @@ impl Provider for BedrockProvider {
         Ok(ChatOutput {
             reply,
             dropped: translated.dropped,
+            native: None,
         })
     }
 

@@ -160,6 +160,7 @@ impl Provider for CohereProvider {
         Ok(ChatOutput {
             reply,
             dropped: translated.dropped,
+            native: None,
         })
     }
 

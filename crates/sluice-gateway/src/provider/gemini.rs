@@ -155,6 +155,7 @@ impl Provider for GeminiProvider {
         Ok(ChatOutput {
             reply,
             dropped: translated.dropped,
+            native: None,
         })
     }
 

@@ -186,6 +186,7 @@ impl Provider for TextGenerationProvider {
         Ok(ChatOutput {
             reply,
             dropped: translated.dropped,
+            native: None,
         })
     }
 

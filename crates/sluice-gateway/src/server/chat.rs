@@ -73,7 +73,7 @@ async fn run(ctx: &RequestCtx, route: &RouteConfig, req: Request<Body>) -> Resul
         model,
         prompt_tokens: &|| tokens::prompt_of(&input),
     };
-        let answer = pipeline::chat(&job, &input).await?;
+    let answer = pipeline::chat(&job, &input).await?;
     let served = Served::note(ctx, &answer, &answer.value.dropped);
     Ok(match answer.value.reply {
         ChatReply::Complete(c) => {

@@ -67,7 +67,7 @@ async fn run(
         prompt_tokens: &|| tokens::from_bytes(size),
     };
     let answer = match op {
-                Op::Embeddings => pipeline::embeddings(&job, &EmbedInput { parsed }).await?,
+        Op::Embeddings => pipeline::embeddings(&job, &EmbedInput { parsed }).await?,
         Op::Rerank => pipeline::rerank(&job, &RerankInput { parsed }).await?,
     };
     let served = Served::note(ctx, &answer, &answer.value.dropped);

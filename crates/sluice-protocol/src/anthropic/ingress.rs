@@ -26,8 +26,8 @@ use super::wire::{Block, Content, Message, MessagesRequest, Source, System, Tool
 use crate::json::RawObject;
 use crate::openai::chat::{
     ChatRequest, Content as OaContent, ContentPart, FilePart, FunctionCall, FunctionDef, ImageUrl,
-    Message as OaMessage, NamedFunction, NamedToolChoice, Role, Stop, StreamOptions, Tool,
-    ToolCall, ToolChoice as OaToolChoice,
+    Message as OaMessage, NamedFunction, NamedToolChoice, Role, Stop, Tool, ToolCall,
+    ToolChoice as OaToolChoice,
 };
 use crate::openai::request::{ParsedRequest, RequestHead, invalid_json};
 use crate::translate::Translated;
@@ -152,10 +152,6 @@ pub fn to_chat(body: &[u8]) -> Result<Translated<ChatRequest>, Error> {
             model: req.model,
             messages,
             stream: stream.then_some(true),
-            stream_options: stream.then(|| StreamOptions {
-                include_usage: Some(true),
-                extra: Map::new(),
-            }),
             max_tokens: Some(req.max_tokens),
             temperature: req.temperature,
             top_p: req.top_p,

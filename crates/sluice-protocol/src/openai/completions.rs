@@ -12,7 +12,7 @@
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use super::chat::{ChatChunk, ChatRequest, ChatResponse, Message, Role, Stop, StreamOptions};
+use super::chat::{ChatChunk, ChatRequest, ChatResponse, Message, Role, Stop};
 use super::request::{ParsedRequest, RequestHead, invalid_json};
 use crate::json::RawObject;
 use crate::{Error, ErrorKind};
@@ -155,10 +155,6 @@ pub fn to_chat(body: &[u8]) -> Result<Prepared, Error> {
             .to_owned(),
         messages: vec![Message::text(Role::User, prompt)],
         stream: stream.then_some(true),
-        stream_options: stream.then(|| StreamOptions {
-            include_usage: Some(true),
-            extra: Map::new(),
-        }),
         max_tokens: Some(
             get("max_tokens")
                 .and_then(Value::as_u64)
@@ -284,7 +280,7 @@ mod tests {
         );
         assert_eq!(v["max_tokens"], DEFAULT_MAX_TOKENS);
         assert_eq!(v["stop"], "\n");
-        assert_eq!(v["stream_options"]["include_usage"], true);
+        assert_eq!(v["stream"], true);
         assert_eq!(p.dropped, ["x_vendor"]);
         assert_eq!(p.echo, None);
         let p = to_chat(br#"{"model":"m","prompt":["one"],"max_tokens":5,"echo":true}"#).unwrap();

@@ -192,12 +192,9 @@ impl ResponsesEvents {
     /// which makes the OpenAI SDKs raise an `APIError`.
     pub fn error(&mut self, e: &Error) -> Value {
         self.ended = true;
-        let body = e.to_openai_json();
-        let err = body.get("error").cloned().unwrap_or(Value::Null);
-        self.event(
-            "error",
-            json!({"code": err.get("code"), "message": e.message(), "param": err.get("param"), "error": err}),
-        )
+        let ev = error_event(e, self.seq);
+        self.seq += 1;
+        ev
     }
 
     fn reasoning_delta(&mut self, delta: &str, ev: &mut Vec<Value>) {
@@ -363,4 +360,14 @@ impl ResponsesEvents {
 /// The id of the `n`th item of a kind: the base id, then `base_n`.
 fn nth(base: String, n: usize) -> String {
     if n == 0 { base } else { format!("{base}_{n}") }
+}
+
+/// The Responses `error` event for `e`, numbered `sequence_number`. Besides
+/// the event's own fields (`code`, `message`, `param`) it carries OpenAI's
+/// error object under `error`, which makes the OpenAI SDKs raise.
+pub fn error_event(e: &Error, sequence_number: u64) -> Value {
+    let body = e.to_openai_json();
+    let err = body.get("error").cloned().unwrap_or(Value::Null);
+    json!({"type": "error", "sequence_number": sequence_number, "code": err.get("code"),
+        "message": e.message(), "param": err.get("param"), "error": err})
 }

@@ -15,8 +15,8 @@ use super::{Echo, openai_only};
 use crate::Error;
 use crate::openai::chat::{
     ChatRequest, Content, ContentPart, FilePart, FunctionCall, FunctionDef, ImageUrl,
-    JsonSchemaFormat, Message, NamedFunction, NamedToolChoice, ResponseFormat, Role, StreamOptions,
-    Tool, ToolCall, ToolChoice,
+    JsonSchemaFormat, Message, NamedFunction, NamedToolChoice, ResponseFormat, Role, Tool,
+    ToolCall, ToolChoice,
 };
 use crate::openai::request::invalid_json;
 
@@ -151,10 +151,6 @@ pub fn prepare(body: &[u8], history: Vec<Message>) -> Result<Prepared, Error> {
             .to_owned(),
         messages,
         stream: stream.then_some(true),
-        stream_options: stream.then(|| StreamOptions {
-            include_usage: Some(true),
-            extra: Map::new(),
-        }),
         max_tokens: get("max_output_tokens").and_then(Value::as_u64),
         temperature: num("temperature"),
         top_p: num("top_p"),

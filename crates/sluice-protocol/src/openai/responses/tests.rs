@@ -71,7 +71,7 @@ fn request_from_fixture() {
     assert_eq!(v["reasoning_effort"], "low");
     assert_eq!(v["response_format"]["type"], "json_schema");
     assert_eq!(v["response_format"]["json_schema"]["name"], "forecast");
-    assert_eq!(v["stream_options"]["include_usage"], true);
+    assert_eq!(v["stream"], true);
     assert_eq!(p.dropped, ["include", "text.verbosity"]);
     // The instructions are not kept for the next turn.
     assert_eq!(p.conversation.len(), 5);
