@@ -8,6 +8,7 @@
 pub mod support;
 
 use serde_json::{Value, json};
+use sluice_mock::{Behavior, Step};
 use sluice_store::Outcome;
 use support::{Harness, PROVIDER_KEY};
 
@@ -46,6 +47,14 @@ models:
   - name: gemini-test
     provider: gem
     model: gemini-2.0-flash
+  - name: gpt-or-claude
+    targets:
+      - { provider: oai, model: mock-gpt }
+      - { provider: claude, model: claude-sonnet-4-5 }
+  - name: claude-or-gpt
+    targets:
+      - { provider: claude, model: claude-sonnet-4-5 }
+      - { provider: oai, model: mock-gpt }
 server:
   responses: { retention: 1h }
 "#;
@@ -422,4 +431,108 @@ async fn a_broken_translated_stream_ends_with_an_error_event() {
     assert_eq!(data["sequence_number"], (ev.len() - 1) as u64);
     let recs = h.records(1).await;
     assert_eq!(recs[0].outcome, Outcome::StreamError);
+}
+
+fn fail_next(h: &Harness, upstream_model: &str, status: u16) {
+    h.mock.state().push_script([Step {
+        model: Some(upstream_model.into()),
+        behavior: Behavior {
+            status: Some(status),
+            ..Behavior::default()
+        },
+    }]);
+}
+
+#[tokio::test]
+async fn mixed_group_continues_an_openai_answer_on_another_provider() {
+    let h = Harness::start(CONFIG).await;
+    // Turn 1, streamed, answered by OpenAI itself.
+    let text = h
+        .post(
+            "/v1/responses",
+            &json!({"model": "gpt-or-claude", "input": "My name is Ada.", "stream": true}),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let ev = events(&text);
+    let (last, done) = ev.last().unwrap();
+    assert_eq!(last, "response.completed");
+    let id = done["response"]["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("resp_mock"), "OpenAI's own id: {id}");
+    // Turn 2: OpenAI fails, Claude continues from what Sluice kept.
+    fail_next(&h, "mock-gpt", 500);
+    let resp = h
+        .post(
+            "/v1/responses",
+            &json!({"model": "gpt-or-claude", "input": "Who am I?", "previous_response_id": id}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-sluice-provider"], "claude");
+    let up = h
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/messages")
+        .unwrap();
+    assert_eq!(
+        up.body["messages"],
+        json!([{"role": "user", "content": "My name is Ada."},
+               {"role": "assistant", "content": "Mock reply from mock-gpt: My name is Ada."},
+               {"role": "user", "content": "Who am I?"}])
+    );
+    // On OpenAI the id still goes through as is.
+    let resp = h
+        .post(
+            "/v1/responses",
+            &json!({"model": "gpt-or-claude", "input": "Again", "previous_response_id": id}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        h.mock.requests().last().unwrap().body["previous_response_id"],
+        json!(id)
+    );
+}
+
+#[tokio::test]
+async fn mixed_group_continues_a_translated_answer_on_openai() {
+    let h = Harness::start(CONFIG).await;
+    let v: Value = h
+        .post(
+            "/v1/responses",
+            &json!({"model": "claude-or-gpt", "input": "My name is Ada."}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = v["id"].as_str().unwrap().to_owned();
+    fail_next(&h, "claude-sonnet-4-5", 529);
+    let resp = h
+        .post(
+            "/v1/responses",
+            &json!({"model": "claude-or-gpt", "input": "Who am I?",
+            "previous_response_id": id, "instructions": "Be brief."}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-sluice-provider"], "oai");
+    // OpenAI never saw Sluice's id: it got the earlier turns instead.
+    let up = h
+        .mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/responses")
+        .unwrap();
+    assert!(up.body.get("previous_response_id").is_none());
+    assert_eq!(up.body["instructions"], "Be brief.");
+    assert_eq!(
+        up.body["input"],
+        json!([{"role": "user", "content": "My name is Ada."},
+               {"role": "assistant", "content": "Mock reply from claude-sonnet-4-5: My name is Ada."},
+               {"role": "user", "content": "Who am I?"}])
+    );
 }

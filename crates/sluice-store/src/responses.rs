@@ -29,6 +29,10 @@ pub struct StoredResponse {
     pub conversation: String,
     /// The Response object as returned to the client (JSON).
     pub response: String,
+    /// The provider that keeps this response itself (an `openai` or `azure`
+    /// provider that answered it), so a request to it may name the id as
+    /// is; `None` when only Sluice has it (it translated the request).
+    pub provider: Option<String>,
 }
 
 impl StoredResponse {
@@ -205,6 +209,7 @@ mod tests {
         StoredResponse {
             conversation: "c".repeat(n),
             response: String::new(),
+            provider: None,
         }
     }
 

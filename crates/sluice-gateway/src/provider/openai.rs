@@ -242,10 +242,10 @@ impl Provider for OpenAiProvider {
     }
 
     async fn chat(&self, call: ChatCall<'_>) -> Result<ChatOutput, Error> {
-        if let Some(n) = call.input.native_body() {
-            if self.speaks(n.api) {
-                return self.native(n, call.upstream_model).await;
-            }
+        if let Some(n) = call.input.native_body()
+            && self.speaks(n.api)
+        {
+            return self.native(n, call.upstream_model).await;
         }
         let raw = call.input.raw();
         let stream = raw.head.stream;

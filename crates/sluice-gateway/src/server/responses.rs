@@ -21,11 +21,14 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::Request;
 use serde_json::{Value, json};
+use sluice_protocol::json::Patch;
 use sluice_protocol::openai::chat::{ChatChunk, ChatResponse, Message};
+use sluice_protocol::openai::request::ParsedRequest;
 use sluice_protocol::openai::responses::events::ResponsesEvents;
-use sluice_protocol::openai::responses::parse_responses;
+use sluice_protocol::openai::responses::history::{assistant_of, expand_input};
 use sluice_protocol::openai::responses::reply::Output;
 use sluice_protocol::openai::responses::request::prepare;
+use sluice_protocol::openai::responses::{Echo, parse_responses};
 use sluice_protocol::{Error, ErrorKind};
 use sluice_store::{ResponseStore, StoredResponse};
 
@@ -64,14 +67,16 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The earlier turns of `previous`, from the store.
-async fn history(store: &Store, previous: Option<&str>) -> Result<Vec<Message>, Error> {
+/// The stored entry of `previous`, if the request names one.
+async fn lookup(
+    store: &Store,
+    previous: Option<&str>,
+) -> Result<Option<Arc<StoredResponse>>, Error> {
     let Some(id) = previous else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     match store.get(id).await {
-        Ok(Some(s)) => serde_json::from_str(&s.conversation)
-            .map_err(|e| Error::internal(format!("a stored conversation could not be read: {e}"))),
+        Ok(Some(s)) => Ok(Some(s)),
         Ok(None) => Err(Error::new(
             ErrorKind::NotFound,
             format!(
@@ -88,11 +93,34 @@ async fn history(store: &Store, previous: Option<&str>) -> Result<Vec<Message>, 
     }
 }
 
-/// What a translated response needs to be stored.
+/// The earlier turns of a stored entry.
+fn turns(stored: Option<&StoredResponse>) -> Result<Vec<Message>, Error> {
+    stored.map_or(Ok(Vec::new()), |s| {
+        serde_json::from_str(&s.conversation)
+            .map_err(|e| Error::internal(format!("a stored conversation could not be read: {e}")))
+    })
+}
+
+/// The request for OpenAI when it continues a response only Sluice has:
+/// the earlier turns become input items, `previous_response_id` goes.
+fn expanded(parsed: &ParsedRequest, history: &[Message]) -> Result<ParsedRequest, Error> {
+    let input = expand_input(history, parsed.object.get("input"))?;
+    let input = serde_json::to_vec(&input)
+        .map_err(|e| Error::internal(format!("cannot encode a request: {e}")))?;
+    let body = parsed.object.write(&[
+        Patch::Set("input", &input),
+        Patch::Remove("previous_response_id"),
+    ]);
+    parse_responses(Bytes::from(body))
+}
+
+/// What a response needs to be stored.
 struct Keep {
     store: Store,
     conversation: Vec<Message>,
     retention: Duration,
+    /// See [`StoredResponse::provider`].
+    provider: Option<String>,
 }
 
 impl Keep {
@@ -104,6 +132,7 @@ impl Keep {
             Ok(conversation) => StoredResponse {
                 conversation,
                 response: response.to_string(),
+                provider: self.provider,
             },
             Err(e) => {
                 tracing::warn!(error = %e, "cannot encode a conversation to store");
@@ -150,9 +179,19 @@ async fn run(
         .ok()
         .flatten()
         .flatten();
-    let prepared = match history(&store, previous.as_deref()).await {
-        Ok(h) => prepare(parsed.object.body(), h),
-        Err(e) => Err(e),
+    let stored = lookup(&store, previous.as_deref()).await;
+    let history = match &stored {
+        Ok(s) => turns(s.as_deref()),
+        Err(e) => Err(e.clone()),
+    };
+    let prepared = match &history {
+        Ok(h) => prepare(parsed.object.body(), h.clone()),
+        Err(e) => Err(e.clone()),
+    };
+    // OpenAI does not know a response Sluice translated: it gets the turns.
+    let parsed = match (&stored, &history) {
+        (Ok(Some(s)), Ok(h)) if s.provider.is_none() => expanded(&parsed, h)?,
+        _ => parsed,
     };
     let (canonical, state) = match prepared {
         Ok(p) => (Ok(p.chat), Some((p.echo, p.conversation, p.dropped))),
@@ -164,6 +203,13 @@ async fn run(
         headers: Vec::new(),
     };
     let input = Arc::new(ChatInput::native(native, canonical)?);
+    // A group with non-OpenAI targets: keep OpenAI's answers too, so a later
+    // turn served by another provider can continue them.
+    let mixed = ctx.rt.models.lookup(model).is_ok_and(|(g, _)| {
+        g.targets
+            .iter()
+            .any(|t| !t.provider.speaks(NativeApi::OpenAiResponses))
+    });
     let job = Job {
         rt: &ctx.rt,
         ctx: meta::route_ctx(&parts, metadata.as_ref(), user.as_deref()),
@@ -179,8 +225,23 @@ async fn run(
         dropped.extend(answer.value.dropped.iter().cloned());
     }
     let served = Served::note(ctx, &answer, &dropped);
+    let retention = ctx.rt.config.server.responses.retention;
+    let keep = |echo: &Echo, conversation: Vec<Message>, provider: Option<String>| {
+        echo.store().then(|| Keep {
+            store: store.clone(),
+            conversation,
+            retention,
+            provider,
+        })
+    };
     let reply = answer.value.reply;
     if native {
+        let keep = match state {
+            Some((echo, conversation, _)) if mixed => {
+                keep(&echo, conversation, Some(answer.provider.name().to_owned()))
+            }
+            _ => None,
+        };
         return Ok(match reply {
             ChatReply::Complete(c) => {
                 let usage = c
@@ -190,12 +251,22 @@ async fn run(
                     r.usage = Some(usage);
                     r.meta.response_model = c.model.clone();
                 });
+                if let Some(k) = keep
+                    && let Ok(v) = serde_json::from_slice::<Value>(&c.body)
+                    && let Some(id) = v.get("id").and_then(Value::as_str)
+                {
+                    k.put(id, assistant_of(&v), &v).await;
+                }
                 record.finish_ok();
                 served.json(c.body)
             }
             ChatReply::Stream(s) => served.event_stream(events::body(
                 s,
-                NativeFrames::new(NativeApi::OpenAiResponses, true),
+                StoringNative {
+                    inner: NativeFrames::new(NativeApi::OpenAiResponses, true),
+                    keep,
+                    held: None,
+                },
                 record.clone(),
                 input.clone(),
             )),
@@ -205,11 +276,7 @@ async fn run(
     let (echo, conversation, _) =
         state.ok_or_else(|| Error::internal("a translated response without its request"))?;
     let id = format!("resp_{}", uuid::Uuid::now_v7().simple());
-    let keep = echo.store().then(|| Keep {
-        store,
-        conversation,
-        retention: ctx.rt.config.server.responses.retention,
-    });
+    let keep = keep(&echo, conversation, None);
     let created_at = now();
     Ok(match reply {
         ChatReply::Complete(c) => {
@@ -245,6 +312,56 @@ async fn run(
             input.clone(),
         )),
     })
+}
+
+#[derive(serde::Deserialize)]
+struct EventType<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+}
+
+/// OpenAI's own events, passed through; with `keep`, the final
+/// `response.completed` is held back until the conversation is stored.
+struct StoringNative {
+    inner: NativeFrames,
+    keep: Option<Keep>,
+    /// The held `response.completed` event: its frames and the response.
+    held: Option<(Vec<Bytes>, Value)>,
+}
+
+#[async_trait]
+impl Frames for StoringNative {
+    fn chunk(&mut self, chunk: &Chunk) -> Result<Vec<Bytes>, Error> {
+        let frames = self.inner.chunk(chunk)?;
+        if self.keep.is_some()
+            && serde_json::from_slice::<EventType<'_>>(&chunk.data)
+                .is_ok_and(|e| e.kind == "response.completed")
+            && let Ok(v) = serde_json::from_slice::<Value>(&chunk.data)
+            && let Some(r) = v.get("response")
+        {
+            self.held = Some((frames, r.clone()));
+            return Ok(Vec::new());
+        }
+        Ok(frames)
+    }
+
+    async fn end(&mut self) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        if let Some((frames, response)) = self.held.take() {
+            if let Some(k) = self.keep.take()
+                && let Some(id) = response.get("id").and_then(Value::as_str)
+            {
+                k.put(id, assistant_of(&response), &response).await;
+            }
+            out = frames;
+        }
+        out.extend(self.inner.end().await);
+        out
+    }
+
+    fn error(&mut self, e: &Error) -> Bytes {
+        self.inner.error(e)
+    }
 }
 
 /// Chat chunks translated to Responses events; the conversation is stored

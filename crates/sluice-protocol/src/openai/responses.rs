@@ -12,9 +12,12 @@
 //!   item references...) are refused with a 400 naming them ([`openai_only`]);
 //! - [`reply`]: chat response → Response object, and the assistant turn to
 //!   keep for the next `previous_response_id`;
-//! - [`events`]: chat chunks → Responses stream events.
+//! - [`events`]: chat chunks → Responses stream events;
+//! - [`history`]: conversations moving between OpenAI and the other
+//!   providers of a mixed group.
 
 pub mod events;
+pub mod history;
 pub mod reply;
 pub mod request;
 

@@ -455,3 +455,19 @@ fn text_format(text: Option<&Value>) -> Result<(Option<ResponseFormat>, bool), E
     };
     Ok((rf, verbosity))
 }
+
+/// A request's raw `input` (a string or a list of items) as a list of
+/// items, for [`super::history::expand_input`].
+pub fn parse_history_input(raw: Option<&str>) -> Result<Vec<Value>, Error> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::String(s)) => Ok(vec![serde_json::json!({"role": "user", "content": s})]),
+        Ok(Value::Array(items)) => Ok(items),
+        Ok(Value::Null) => Ok(Vec::new()),
+        _ => Err(
+            Error::invalid("'input' must be a string or a list of input items").with_param("input"),
+        ),
+    }
+}

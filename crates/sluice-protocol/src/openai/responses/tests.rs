@@ -311,3 +311,38 @@ fn stream_error_event_makes_sdks_raise() {
     assert_eq!(e["error"]["type"], "server_error");
     assert!(t.finish().is_empty());
 }
+
+#[test]
+fn history_round_trips_through_input_items() {
+    use super::history::{assistant_of, expand_input, input_items};
+    let openai_answer = json!({"id": "resp_1", "output": [
+        {"type": "reasoning", "id": "rs_1", "summary": []},
+        {"type": "message", "id": "msg_1", "role": "assistant", "content": [{"type": "output_text", "text": "Hi Ada."}]},
+        {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "f", "arguments": "{}"}]});
+    let a = assistant_of(&openai_answer);
+    assert_eq!(a.content.as_ref().unwrap().joined_text(), "Hi Ada.");
+    assert_eq!(a.tool_calls.as_ref().unwrap()[0].id, "call_1");
+    let history = vec![
+        Message::text(Role::User, "I am Ada."),
+        a,
+        Message {
+            tool_call_id: Some("call_1".into()),
+            ..Message::text(Role::Tool, "ok")
+        },
+    ];
+    let items = input_items(&history);
+    assert_eq!(
+        Value::Array(items.clone()),
+        json!([{"role": "user", "content": "I am Ada."}, {"role": "assistant", "content": "Hi Ada."},
+            {"type": "function_call", "call_id": "call_1", "name": "f", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_1", "output": "ok"}])
+    );
+    // Back to chat, the same conversation.
+    let p = prepare(&body(json!({"model": "m", "input": items})), Vec::new()).unwrap();
+    assert_eq!(p.conversation, history);
+    let v = expand_input(&history[..1], Some("\"Who am I?\"")).unwrap();
+    assert_eq!(
+        v,
+        json!([{"role": "user", "content": "I am Ada."}, {"role": "user", "content": "Who am I?"}])
+    );
+}
