@@ -26,7 +26,7 @@ use super::chat::begin;
 use super::context::RequestCtx;
 use super::errors::{self, Dialect};
 use super::events::{self, Frames, NativeFrames, json_frame};
-use super::{body, meta};
+use super::{body, meta, surfaces};
 use crate::config::RouteConfig;
 use crate::exec::Job;
 use crate::pipeline;
@@ -63,10 +63,15 @@ async fn run(ctx: &RequestCtx, route: &RouteConfig, req: Request<Body>) -> Resul
         .ok()
         .flatten()
         .flatten();
-    let (canonical, echo, translation_dropped) = match to_chat(parsed.object.body()) {
-        Ok(p) => (Ok(p.chat), p.echo, p.dropped),
-        Err(e) => (Err(e), None, Vec::new()),
-    };
+    let (canonical, echo, translation_dropped) =
+        if surfaces::all_native(&ctx.rt, model, NativeApi::OpenAiCompletions) {
+            (Err(surfaces::not_translated()), None, Vec::new())
+        } else {
+            match to_chat(parsed.object.body()) {
+                Ok(p) => (Ok(p.chat), p.echo, p.dropped),
+                Err(e) => (Err(e), None, Vec::new()),
+            }
+        };
     let native = NativeBody {
         api: NativeApi::OpenAiCompletions,
         request: parsed,

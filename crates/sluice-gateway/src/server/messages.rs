@@ -36,7 +36,7 @@ use super::chat::begin;
 use super::context::RequestCtx;
 use super::errors::{self, Dialect};
 use super::events::{self, Frames, NativeFrames, json_frame};
-use super::{body, meta};
+use super::{body, meta, surfaces};
 use crate::config::RouteConfig;
 use crate::exec::{Counted, Job};
 use crate::pipeline;
@@ -99,10 +99,15 @@ async fn run(ctx: &RequestCtx, route: &RouteConfig, req: Request<Body>) -> Resul
     if model != head.model {
         record.update(|r| r.meta.request_model = Some(model.to_owned()));
     }
-    let (canonical, translation_dropped) = match to_chat(parsed.object.body()) {
-        Ok(t) => (Ok(t.value), t.dropped),
-        Err(e) => (Err(e), Vec::new()),
-    };
+    let (canonical, translation_dropped) =
+        if surfaces::all_native(&ctx.rt, model, NativeApi::AnthropicMessages) {
+            (Err(surfaces::not_translated()), Vec::new())
+        } else {
+            match to_chat(parsed.object.body()) {
+                Ok(t) => (Ok(t.value), t.dropped),
+                Err(e) => (Err(e), Vec::new()),
+            }
+        };
     let native = NativeBody {
         api: NativeApi::AnthropicMessages,
         request: parsed,

@@ -37,7 +37,7 @@ use super::chat::begin;
 use super::context::RequestCtx;
 use super::errors::{self, Dialect};
 use super::events::{self, Frames, NativeFrames, json_frame};
-use super::{body, meta};
+use super::{body, meta, surfaces};
 use crate::config::RouteConfig;
 use crate::exec::Job;
 use crate::pipeline;
@@ -185,6 +185,9 @@ async fn run(
         Err(e) => Err(e.clone()),
     };
     let prepared = match &history {
+        _ if surfaces::all_native(&ctx.rt, model, NativeApi::OpenAiResponses) => {
+            Err(surfaces::not_translated())
+        }
         Ok(h) => prepare(parsed.object.body(), h.clone()),
         Err(e) => Err(e.clone()),
     };

@@ -20,6 +20,8 @@ use super::errors::{self, Dialect};
 use super::responses::Store;
 use super::{completions, messages, responses};
 use crate::config::RouteConfig;
+use crate::provider::NativeApi;
+use crate::state::Runtime;
 
 /// The routes of these surfaces on the default route.
 pub fn app() -> Router {
@@ -142,4 +144,22 @@ pub async fn prefixed(
             })
         }
     }
+}
+
+/// Whether every target `model` can reach speaks `api` natively: its group's
+/// targets all do and it has no model fallbacks. Then no chat translation is
+/// needed, and the surfaces skip building it (the hot path of, say, Claude
+/// clients on an Anthropic-only model).
+pub fn all_native(rt: &Runtime, model: &str, api: NativeApi) -> bool {
+    rt.models.lookup(model).is_ok_and(|(g, _)| {
+        g.policy.fallback_context_window.is_none()
+            && g.policy.fallback_content_filter.is_none()
+            && g.targets.iter().all(|t| t.provider.speaks(api))
+    })
+}
+
+/// The chat form a surface skipped because no target needs it
+/// ([`all_native`]); never shown to a client.
+pub fn not_translated() -> Error {
+    Error::internal("the request was not translated: every target speaks the client's API")
 }
