@@ -11,18 +11,25 @@
 //! so a later `previous_response_id` can continue it, unless the request
 //! says `store: false`. What a chat provider cannot honour is refused with a
 //! 400 (see `sluice_protocol::openai::responses`).
+//!
+//! [`stream`] writes the two kinds of streams and stores finished
+//! responses; [`stored`] serves `GET` and `DELETE` on stored ones.
+
+mod stored;
+mod stream;
+
+pub use stored::{delete, retrieve};
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use http::Request;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sluice_protocol::json::Patch;
-use sluice_protocol::openai::chat::{ChatChunk, ChatResponse, Message};
+use sluice_protocol::openai::chat::{ChatResponse, Message};
 use sluice_protocol::openai::request::ParsedRequest;
 use sluice_protocol::openai::responses::events::ResponsesEvents;
 use sluice_protocol::openai::responses::history::{assistant_of, expand_input};
@@ -36,14 +43,15 @@ use super::answer::Served;
 use super::chat::begin;
 use super::context::RequestCtx;
 use super::errors::{self, Dialect};
-use super::events::{self, Frames, NativeFrames, json_frame};
+use super::events::{self, NativeFrames};
 use super::{body, meta, surfaces};
 use crate::config::RouteConfig;
 use crate::exec::Job;
 use crate::pipeline;
-use crate::provider::{ChatInput, ChatReply, Chunk, NativeApi, NativeBody};
+use crate::provider::{ChatInput, ChatReply, NativeApi, NativeBody};
 use crate::routing::apply_route_policy;
 use crate::tokens;
+use stream::{Keep, ResponsesFrames, StoringNative};
 
 /// The store Responses handlers use, shared with every request.
 pub type Store = Arc<dyn ResponseStore>;
@@ -112,37 +120,6 @@ fn expanded(parsed: &ParsedRequest, history: &[Message]) -> Result<ParsedRequest
         Patch::Remove("previous_response_id"),
     ]);
     parse_responses(Bytes::from(body))
-}
-
-/// What a response needs to be stored.
-struct Keep {
-    store: Store,
-    conversation: Vec<Message>,
-    retention: Duration,
-    /// See [`StoredResponse::provider`].
-    provider: Option<String>,
-}
-
-impl Keep {
-    /// Stores the conversation with `assistant` appended, and `response`.
-    /// A failure is logged: the answer itself is still good.
-    async fn put(mut self, id: &str, assistant: Message, response: &Value) {
-        self.conversation.push(assistant);
-        let entry = match serde_json::to_string(&self.conversation) {
-            Ok(conversation) => StoredResponse {
-                conversation,
-                response: response.to_string(),
-                provider: self.provider,
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot encode a conversation to store");
-                return;
-            }
-        };
-        if let Err(e) = self.store.put(id, entry, self.retention).await {
-            tracing::warn!(error = %e, response_id = id, "could not store a response");
-        }
-    }
 }
 
 async fn run(
@@ -315,176 +292,4 @@ async fn run(
             input.clone(),
         )),
     })
-}
-
-#[derive(serde::Deserialize)]
-struct EventType<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: std::borrow::Cow<'a, str>,
-}
-
-/// OpenAI's own events, passed through; with `keep`, the final
-/// `response.completed` is held back until the conversation is stored.
-struct StoringNative {
-    inner: NativeFrames,
-    keep: Option<Keep>,
-    /// The held `response.completed` event: its frames and the response.
-    held: Option<(Vec<Bytes>, Value)>,
-}
-
-#[async_trait]
-impl Frames for StoringNative {
-    fn chunk(&mut self, chunk: &Chunk) -> Result<Vec<Bytes>, Error> {
-        let frames = self.inner.chunk(chunk)?;
-        if self.keep.is_some()
-            && serde_json::from_slice::<EventType<'_>>(&chunk.data)
-                .is_ok_and(|e| e.kind == "response.completed")
-            && let Ok(v) = serde_json::from_slice::<Value>(&chunk.data)
-            && let Some(r) = v.get("response")
-        {
-            self.held = Some((frames, r.clone()));
-            return Ok(Vec::new());
-        }
-        Ok(frames)
-    }
-
-    async fn end(&mut self) -> Vec<Bytes> {
-        let mut out = Vec::new();
-        if let Some((frames, response)) = self.held.take() {
-            if let Some(k) = self.keep.take()
-                && let Some(id) = response.get("id").and_then(Value::as_str)
-            {
-                k.put(id, assistant_of(&response), &response).await;
-            }
-            out = frames;
-        }
-        out.extend(self.inner.end().await);
-        out
-    }
-
-    fn error(&mut self, e: &Error) -> Bytes {
-        self.inner.error(e)
-    }
-}
-
-/// Chat chunks translated to Responses events; the conversation is stored
-/// before the final event goes out.
-struct ResponsesFrames {
-    events: ResponsesEvents,
-    id: String,
-    keep: Option<Keep>,
-}
-
-fn named(events: Vec<Value>) -> Vec<Bytes> {
-    events
-        .iter()
-        .map(|ev| json_frame(ev.get("type").and_then(Value::as_str), ev))
-        .collect()
-}
-
-#[async_trait]
-impl Frames for ResponsesFrames {
-    fn chunk(&mut self, chunk: &Chunk) -> Result<Vec<Bytes>, Error> {
-        let c: ChatChunk = serde_json::from_slice(&chunk.data).map_err(|e| {
-            Error::new(
-                ErrorKind::UpstreamProtocol,
-                format!("the provider sent a stream chunk that could not be read: {e}"),
-            )
-        })?;
-        Ok(named(self.events.on_chunk(&c)))
-    }
-
-    async fn end(&mut self) -> Vec<Bytes> {
-        let events = self.events.finish();
-        if let Some(k) = self.keep.take()
-            && let Some(response) = events.last().and_then(|e| e.get("response"))
-        {
-            k.put(&self.id, self.events.output().assistant(), response)
-                .await;
-        }
-        named(events)
-    }
-
-    fn error(&mut self, e: &Error) -> Bytes {
-        let ev = self.events.error(e);
-        json_frame(Some("error"), &ev)
-    }
-}
-
-/// `GET /v1/responses/{id}`: a response Sluice stored.
-pub async fn retrieve(
-    ctx: RequestCtx,
-    route: &RouteConfig,
-    req: Request<Body>,
-    id: &str,
-    store: Store,
-) -> Response {
-    let (parts, _) = req.into_parts();
-    if let Err(e) = begin(&ctx, route, "responses", &parts) {
-        return errors::respond(&e, Dialect::OpenAi, &ctx.record);
-    }
-    match store.get(id).await {
-        Ok(Some(s)) => {
-            ctx.record.finish_ok();
-            json_response(Bytes::from(s.response.clone()))
-        }
-        Ok(None) => errors::respond(&not_found(id), Dialect::OpenAi, &ctx.record),
-        Err(e) => errors::respond(
-            &Error::new(
-                ErrorKind::Overloaded,
-                format!("the response store is unavailable: {e}"),
-            ),
-            Dialect::OpenAi,
-            &ctx.record,
-        ),
-    }
-}
-
-/// `DELETE /v1/responses/{id}`: forgets a response Sluice stored.
-pub async fn delete(
-    ctx: RequestCtx,
-    route: &RouteConfig,
-    req: Request<Body>,
-    id: &str,
-    store: Store,
-) -> Response {
-    let (parts, _) = req.into_parts();
-    if let Err(e) = begin(&ctx, route, "responses", &parts) {
-        return errors::respond(&e, Dialect::OpenAi, &ctx.record);
-    }
-    match store.delete(id).await {
-        Ok(true) => {
-            ctx.record.finish_ok();
-            let body = json!({"id": id, "object": "response", "deleted": true});
-            json_response(Bytes::from(body.to_string()))
-        }
-        Ok(false) => errors::respond(&not_found(id), Dialect::OpenAi, &ctx.record),
-        Err(e) => errors::respond(
-            &Error::new(
-                ErrorKind::Overloaded,
-                format!("the response store is unavailable: {e}"),
-            ),
-            Dialect::OpenAi,
-            &ctx.record,
-        ),
-    }
-}
-
-fn not_found(id: &str) -> Error {
-    Error::new(
-        ErrorKind::NotFound,
-        format!(
-            "Response with id '{id}' not found. Sluice keeps only the responses it translated \
-             for a provider other than OpenAI, for server.responses.retention."
-        ),
-    )
-}
-
-fn json_response(body: Bytes) -> Response {
-    let mut resp = Response::new(Body::from(body));
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    resp
 }

@@ -18,16 +18,16 @@
 
 pub mod events;
 pub mod reply;
+mod tools;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use super::wire::{Block, Content, Message, MessagesRequest, Source, System, ToolChoice};
+use super::wire::{Block, Content, Message, MessagesRequest, Source, System};
 use crate::json::RawObject;
 use crate::openai::chat::{
-    ChatRequest, Content as OaContent, ContentPart, FilePart, FunctionCall, FunctionDef, ImageUrl,
-    Message as OaMessage, NamedFunction, NamedToolChoice, Role, Stop, Tool, ToolCall,
-    ToolChoice as OaToolChoice,
+    ChatRequest, Content as OaContent, ContentPart, FilePart, FunctionCall, ImageUrl,
+    Message as OaMessage, Role, Stop, ToolCall,
 };
 use crate::openai::request::{ParsedRequest, RequestHead, invalid_json};
 use crate::translate::Translated;
@@ -111,11 +111,11 @@ pub fn to_chat(body: &[u8]) -> Result<Translated<ChatRequest>, Error> {
     let tools = match tools {
         None | Some(Value::Null) => None,
         Some(Value::Array(t)) if t.is_empty() => None,
-        Some(Value::Array(t)) => Some(convert_tools(t, &mut dropped)?),
+        Some(Value::Array(t)) => Some(tools::convert(t, &mut dropped)?),
         Some(_) => return Err(wrong_type("tools", "a list")),
     };
     let (tool_choice, parallel) = match (&req.tool_choice, &tools) {
-        (Some(c), Some(_)) => convert_choice(c)?,
+        (Some(c), Some(_)) => tools::choice(c)?,
         (Some(c), None) if c.kind == "none" => (None, None),
         (Some(_), None) => {
             return Err(
@@ -427,86 +427,6 @@ fn assistant_turn(
         tool_calls: has_calls.then_some(calls),
         ..OaMessage::text(Role::Assistant, "")
     })
-}
-
-/// Client tools become functions; Anthropic's server tools are refused.
-fn convert_tools(tools: Vec<Value>, dropped: &mut Vec<String>) -> Result<Vec<Tool>, Error> {
-    tools
-        .into_iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let Value::Object(mut t) = t else {
-                return Err(wrong_type("tools", "a list of objects"));
-            };
-            let kind = t.remove("type");
-            match kind.as_ref().and_then(Value::as_str) {
-                None | Some("custom") => {}
-                Some(other) => {
-                    return Err(anthropic_only(
-                        "tools",
-                        &format!("The `{other}` tool (tools.{i})"),
-                    ));
-                }
-            }
-            let name = match t.remove("name") {
-                Some(Value::String(n)) if !n.is_empty() => n,
-                _ => {
-                    return Err(Error::invalid(format!("tools.{i}.name: Field required"))
-                        .with_param("tools"));
-                }
-            };
-            let Some(schema) = t.remove("input_schema") else {
-                return Err(
-                    Error::invalid(format!("tools.{i}.input_schema: Field required"))
-                        .with_param("tools"),
-                );
-            };
-            let description = t
-                .remove("description")
-                .and_then(|d| d.as_str().map(str::to_owned));
-            let strict = t.remove("strict").and_then(|s| s.as_bool());
-            for k in t.keys() {
-                note(dropped, k);
-            }
-            Ok(Tool {
-                kind: "function".to_owned(),
-                function: FunctionDef {
-                    name,
-                    description,
-                    parameters: Some(schema),
-                    strict,
-                },
-                extra: Map::new(),
-            })
-        })
-        .collect()
-}
-
-fn convert_choice(c: &ToolChoice) -> Result<(Option<OaToolChoice>, Option<bool>), Error> {
-    let choice = match c.kind.as_str() {
-        "auto" => OaToolChoice::Mode("auto".to_owned()),
-        "any" => OaToolChoice::Mode("required".to_owned()),
-        "none" => OaToolChoice::Mode("none".to_owned()),
-        "tool" => {
-            let Some(name) = c.name.clone() else {
-                return Err(
-                    Error::invalid("tool_choice.name: Field required").with_param("tool_choice")
-                );
-            };
-            OaToolChoice::Named(NamedToolChoice {
-                kind: "function".to_owned(),
-                function: NamedFunction { name },
-            })
-        }
-        other => {
-            return Err(Error::invalid(format!(
-                "tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none', got '{other}'"
-            ))
-            .with_param("tool_choice"));
-        }
-    };
-    let parallel = (c.disable_parallel_tool_use == Some(true) && c.kind != "none").then_some(false);
-    Ok((Some(choice), parallel))
 }
 
 #[cfg(test)]
