@@ -34,12 +34,14 @@ use sluice_store::Attempt;
 use tokio::time::Instant;
 
 use crate::config::routing::{HedgeAfter, Retries};
-use crate::provider::{ChatInput, ChatOutput, Completion, EmbedInput, Provider, RerankInput};
+use crate::provider::{
+    ChatInput, ChatOutput, Completion, EmbedInput, NativeBody, Provider, RerankInput,
+};
 use crate::record::{RecordHandle, ms};
 use crate::routing::{Group, RouteCtx, Target, plan};
 
 use crate::state::Runtime;
-pub use attempt::Attach;
+pub use attempt::{Attach, Counted};
 
 /// Model fallbacks followed at most this many times per request.
 pub const MAX_MODEL_HOPS: usize = 3;
@@ -80,6 +82,19 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
         job,
         |group: Arc<Group>, i: usize, model: String| async move {
             attempt::chat(&group.targets[i], input, &model).await
+        },
+    )
+    .await
+}
+
+/// Runs a token-counting request (Anthropic's `count_tokens`). A target
+/// whose provider cannot count answers `Counted(None)`; the caller then
+/// estimates.
+pub async fn count_tokens(job: &Job<'_>, input: &NativeBody) -> Result<Answer<Counted>, Error> {
+    run(
+        job,
+        |group: Arc<Group>, i: usize, model: String| async move {
+            attempt::count_tokens(&group.targets[i], input, &model).await
         },
     )
     .await

@@ -15,9 +15,9 @@ mod admission;
 
 use sluice_protocol::Error;
 
-use crate::exec::{self, Answer, Job};
+use crate::exec::{self, Answer, Counted, Job};
 use crate::passthrough::{Plan, Reply};
-use crate::provider::{ChatInput, ChatOutput, Completion, EmbedInput, RerankInput};
+use crate::provider::{ChatInput, ChatOutput, Completion, EmbedInput, NativeBody, RerankInput};
 
 /// A chat call.
 pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>, Error> {
@@ -85,4 +85,9 @@ pub async fn passthrough(job: &Job<'_>, plan: Plan) -> Result<Answer<Reply>, Err
     // The body is the provider's own: a spent budget cannot switch models.
     admission::admit_without_fallback(job).await?;
     crate::passthrough::run(job, plan).await
+}
+
+/// A token-counting call (Anthropic's `POST /v1/messages/count_tokens`).
+pub async fn count_tokens(job: &Job<'_>, input: &NativeBody) -> Result<Answer<Counted>, Error> {
+    exec::count_tokens(job, input).await
 }

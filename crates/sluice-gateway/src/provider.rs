@@ -18,6 +18,7 @@ pub(crate) mod http;
 mod huggingface;
 mod keys;
 mod kind;
+mod native;
 mod openai;
 mod replicate;
 mod translate;
@@ -29,21 +30,66 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use reqwest::header::{HeaderName, HeaderValue};
 use sluice_protocol::openai::chat::ChatRequest;
-use sluice_protocol::openai::request::{ParsedRequest, RequestHead};
+use sluice_protocol::openai::request::{ParsedRequest, RequestHead, parse_chat};
 use sluice_protocol::{Error, ErrorKind, Usage};
 
 pub use kind::{ProviderKind, Wire};
 
 use crate::config::ProviderConfig;
 
+/// A client API other than chat completions. A request that came in on one
+/// carries its original body ([`NativeBody`]); a provider that speaks the
+/// same API ([`Provider::speaks`]) sends that body upstream unchanged and
+/// answers in the same API, every other provider serves the canonical chat
+/// translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NativeApi {
+    /// Anthropic Messages, `POST /v1/messages`.
+    AnthropicMessages,
+    /// The OpenAI Responses API, `POST /v1/responses`.
+    OpenAiResponses,
+    /// OpenAI's legacy Completions API, `POST /v1/completions`.
+    OpenAiCompletions,
+}
+
+impl NativeApi {
+    /// Short name for logs and errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AnthropicMessages => "messages",
+            Self::OpenAiResponses => "responses",
+            Self::OpenAiCompletions => "completions",
+        }
+    }
+}
+
+/// A client's request in its own API, for providers that speak it.
+#[derive(Debug)]
+pub struct NativeBody {
+    pub api: NativeApi,
+    /// The original bytes, with `model` and `stream` read.
+    pub request: ParsedRequest,
+    /// Client headers to forward to a provider of the same API (for
+    /// Anthropic: `anthropic-version`, `anthropic-beta`).
+    pub headers: Vec<(::http::HeaderName, ::http::HeaderValue)>,
+}
+
 /// A chat request as the client sent it, in OpenAI form.
 ///
 /// Holds the original bytes with the few fields routing needs; the fully
 /// typed form is parsed lazily, only by adapters that translate.
+///
+/// A request that came in on another API ([`ChatInput::native`]) also keeps
+/// the client's own body. Its chat form is the gateway's translation, built
+/// up front; when the request cannot be expressed in chat at all (say, an
+/// Anthropic server tool), [`ChatInput::untranslatable`] says why, and the
+/// executor refuses any target that would need the chat form.
 #[derive(Debug)]
 pub struct ChatInput {
     parsed: ParsedRequest,
     typed: OnceLock<Result<ChatRequest, Error>>,
+    native: Option<NativeBody>,
+    untranslatable: Option<Error>,
 }
 
 impl ChatInput {
@@ -52,7 +98,49 @@ impl ChatInput {
         Self {
             parsed,
             typed: OnceLock::new(),
+            native: None,
+            untranslatable: None,
         }
+    }
+
+    /// A request that came in on another API: `native` is the client's
+    /// body, `canonical` its translation to chat or the reason there is none.
+    pub fn native(
+        native: NativeBody,
+        canonical: Result<ChatRequest, Error>,
+    ) -> Result<Self, Error> {
+        let (body, typed, untranslatable) = match canonical {
+            Ok(req) => {
+                let body = serde_json::to_vec(&req)
+                    .map_err(|e| Error::internal(format!("cannot encode a request: {e}")))?;
+                (body, Ok(req), None)
+            }
+            Err(e) => {
+                // Never sent: the executor refuses targets that would need it.
+                let head = &native.request.head;
+                let body = serde_json::to_vec(&serde_json::json!({
+                    "model": head.model, "messages": [], "stream": head.stream,
+                }))
+                .map_err(|e| Error::internal(format!("cannot encode a request: {e}")))?;
+                (body, Err(e.clone()), Some(e))
+            }
+        };
+        Ok(Self {
+            parsed: parse_chat(Bytes::from(body))?,
+            typed: OnceLock::from(typed),
+            native: Some(native),
+            untranslatable,
+        })
+    }
+
+    /// The client's own body, for a request that came in on another API.
+    pub fn native_body(&self) -> Option<&NativeBody> {
+        self.native.as_ref()
+    }
+
+    /// Why a request that came in on another API has no chat form.
+    pub fn untranslatable(&self) -> Option<&Error> {
+        self.untranslatable.as_ref()
     }
 
     /// Model, stream flag and usage option.
@@ -137,6 +225,10 @@ pub struct ChatOutput {
     /// Request parameters the provider's format could not carry; reported
     /// in `x-sluice-dropped-params` and the request record.
     pub dropped: Vec<String>,
+    /// `Some(api)` when the reply is in that API's own format (the native
+    /// body was sent upstream as is): a complete body in that API's JSON,
+    /// stream chunks carrying that API's event payloads. `None`: OpenAI chat.
+    pub native: Option<NativeApi>,
 }
 
 impl From<ChatReply> for ChatOutput {
@@ -144,6 +236,7 @@ impl From<ChatReply> for ChatOutput {
         Self {
             reply,
             dropped: Vec::new(),
+            native: None,
         }
     }
 }
@@ -188,6 +281,26 @@ pub trait Provider: Send + Sync + 'static {
         input: &EmbedInput,
         upstream_model: &str,
     ) -> Result<Completion, Error>;
+
+    /// Whether this provider speaks `api` natively. When it does, [`chat`]
+    /// must send an input's [`NativeBody`] of that API upstream as is (model
+    /// patched) and answer with `native: Some(api)`. Default: no.
+    ///
+    /// [`chat`]: Provider::chat
+    fn speaks(&self, _api: NativeApi) -> bool {
+        false
+    }
+
+    /// Counts the input tokens of an Anthropic Messages request upstream
+    /// (`POST /v1/messages/count_tokens`). `None` when the provider has no
+    /// counting endpoint (the default); the gateway then estimates.
+    async fn count_tokens(
+        &self,
+        _request: &NativeBody,
+        _upstream_model: &str,
+    ) -> Option<Result<Completion, Error>> {
+        None
+    }
 
     /// A cheap call that shows whether the upstream is reachable, for active
     /// health checks. `None` when the provider has no free call to make.

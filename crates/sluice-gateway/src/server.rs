@@ -8,23 +8,28 @@ mod answer;
 mod auth;
 mod body;
 mod chat;
+mod completions;
 mod context;
 mod embeddings;
 mod errors;
+mod events;
 mod health;
+mod messages;
 mod meta;
 mod openai;
 mod passthrough;
+mod responses;
 mod select;
 mod sse;
+mod surfaces;
 mod universal;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
@@ -51,6 +56,11 @@ pub const REQUEST_ID_HEADER: &str = "x-sluice-request-id";
 /// 3. [`AuthLayer`]: resolves the caller's key (401 when one is needed and
 ///    missing or invalid). Inside the record layer so refusals are recorded,
 ///    and before any handler reads the body.
+/// 4. `Extension` of the Responses API store ([`Gateway::responses`]), read
+///    by the `/v1/responses` handlers.
+///
+/// The surfaces beyond chat (Anthropic Messages, the Responses API, legacy
+/// completions) are mounted from [`surfaces::app`].
 ///
 /// `/healthz` and `/readyz` sit outside the layers: probes are not traffic.
 pub fn app(gw: Arc<Gateway>) -> Router {
@@ -60,13 +70,15 @@ pub fn app(gw: Arc<Gateway>) -> Router {
         .route("/v1/rerank", post(openai::rerank))
         .route("/v1/models", get(openai::models))
         .route("/v1/universal", post(universal::serve))
+        .merge(surfaces::app())
         .fallback(openai::prefixed_or_not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(
             ServiceBuilder::new()
                 .layer(RecordLayer::new(gw.clone()))
                 .layer(CatchPanicLayer::custom(errors::panic_response))
-                .layer(AuthLayer),
+                .layer(AuthLayer)
+                .layer(Extension(gw.responses().clone())),
         );
     Router::new()
         .route("/healthz", get(health::live))

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use sluice_protocol::Error;
+use sluice_store::{MemoryResponseStore, ResponseStore};
 
 use crate::config::{Config, RouteConfig};
 use crate::ledger::Ledger;
@@ -103,12 +104,26 @@ pub struct Gateway {
     /// Per-target observations, kept across reloads.
     stats: StatsRegistry,
     tenancy: Arc<Tenancy>,
+    /// Conversations kept for the Responses API's `previous_response_id`.
+    responses: Arc<dyn ResponseStore>,
 }
 
 impl Gateway {
     /// A gateway serving `config`, with keys, limits and budgets in
-    /// `tenancy` (see [`Tenancy::open`]).
+    /// `tenancy` (see [`Tenancy::open`]), keeping Responses API state in
+    /// memory (bounded by `server.responses.max_size`).
     pub fn new(config: Config, ledger: Ledger, tenancy: Arc<Tenancy>) -> Result<Arc<Self>, Error> {
+        let store = Arc::new(MemoryResponseStore::new(config.server.responses.max_bytes));
+        Self::with_response_store(config, ledger, tenancy, store)
+    }
+
+    /// A gateway serving `config` with its Responses API state in `store`.
+    pub fn with_response_store(
+        config: Config,
+        ledger: Ledger,
+        tenancy: Arc<Tenancy>,
+        store: Arc<dyn ResponseStore>,
+    ) -> Result<Arc<Self>, Error> {
         crate::tokens::warm_up();
         let stats = StatsRegistry::default();
         let rt = Runtime::build(config, 1, &stats, tenancy.clone())?;
@@ -118,12 +133,18 @@ impl Gateway {
             ledger,
             stats,
             tenancy,
+            responses: store,
         }))
     }
 
     /// Keys, limits and budgets.
     pub fn tenancy(&self) -> &Arc<Tenancy> {
         &self.tenancy
+    }
+
+    /// Where Responses API conversations are kept.
+    pub fn responses(&self) -> &Arc<dyn ResponseStore> {
+        &self.responses
     }
 
     /// Per-target observations (in flight, averages, breaker state).

@@ -60,11 +60,18 @@ pub fn chat_prompt(req: &ChatRequest) -> u64 {
     n
 }
 
-/// Estimated prompt tokens of a chat input, typed if it parses, else by size.
+/// Estimated prompt tokens of a chat input, typed if it parses, else by size
+/// (of the client's own body, for a request that came in on another API).
 pub fn prompt_of(input: &crate::provider::ChatInput) -> u64 {
-    input
-        .typed()
-        .map_or_else(|_| from_bytes(input.raw().object.body().len()), chat_prompt)
+    input.typed().map_or_else(
+        |_| {
+            let raw = input
+                .native_body()
+                .map_or(input.raw().object.body(), |n| n.request.object.body());
+            from_bytes(raw.len())
+        },
+        chat_prompt,
+    )
 }
 
 /// Estimated completion tokens of an OpenAI chat response body.

@@ -1,7 +1,6 @@
-//! Every client-facing surface produces the same request record as the
-//! chat endpoint for the same upstream exchange: provider, upstream and
-//! response model, tokens, status, outcome, latency, streaming and time to
-//! first byte. One request per surface, plain and streamed.
+//! Every API surface produces the same request record as the chat endpoint:
+//! model, provider, upstream model, tokens, latency, status, outcome, with
+//! its own `endpoint`.
 #![cfg(test)]
 
 #[cfg(test)]
@@ -13,100 +12,114 @@ use support::Harness;
 
 const CONFIG: &str = r#"
 providers:
-  openai:
+  oai:
     type: openai
     base_url: MOCK_URL/v1
     api_key: env:PROVIDER_KEY
+  claude:
+    type: anthropic
+    base_url: MOCK_URL
+    api_key: env:PROVIDER_KEY
 models:
-  - name: "openai/*"
-    provider: openai
+  - name: gpt-test
+    provider: oai
+    model: mock-gpt
+  - name: claude-test
+    provider: claude
+    model: claude-sonnet-4-5
 "#;
 
-fn messages() -> Value {
-    json!([{"role": "user", "content": "Tell me about request records"}])
+/// One request of each surface for `model`, streamed or not.
+fn requests(model: &str, stream: bool) -> Vec<(&'static str, &'static str, Value)> {
+    let prompt = "Hello records";
+    vec![
+        (
+            "/v1/chat/completions",
+            "chat",
+            json!({"model": model, "stream": stream,
+            "messages": [{"role": "user", "content": prompt}]}),
+        ),
+        (
+            "/v1/messages",
+            "messages",
+            json!({"model": model, "stream": stream, "max_tokens": 50,
+            "messages": [{"role": "user", "content": prompt}]}),
+        ),
+        (
+            "/v1/responses",
+            "responses",
+            json!({"model": model, "stream": stream, "input": prompt}),
+        ),
+        (
+            "/v1/completions",
+            "completions",
+            json!({"model": model, "stream": stream, "prompt": prompt,
+            "max_tokens": 50}),
+        ),
+    ]
 }
 
-/// Sends the same exchange through one surface; returns the record.
-async fn via(h: &Harness, surface: &str, stream: bool, n: usize) -> RequestRecord {
-    let mut native = json!({"model": "mock-gpt", "messages": messages(), "stream": stream});
-    if stream {
-        // Pass-through forwards bodies untouched: ask for usage the way an
-        // OpenAI client would (the chat endpoint adds this itself).
-        native["stream_options"] = json!({"include_usage": true});
-    }
-    let resp = match surface {
-        "chat" => {
-            h.post(
-                "/v1/chat/completions",
-                &json!({"model": "openai/mock-gpt", "messages": messages(), "stream": stream}),
-            )
-            .await
-        }
-        "passthrough" => h.post("/openai/v1/chat/completions", &native).await,
-        "universal" => {
-            h.post(
-                "/v1/universal",
-                &json!([{"provider": "openai", "endpoint": "v1/chat/completions", "query": native}]),
-            )
-            .await
-        }
-        "path" => {
-            h.post(
-                "/v1/route/openai/mock-gpt/chat/completions",
-                &json!({"messages": messages(), "stream": stream}),
-            )
-            .await
-        }
-        "header" => h
-            .client()
-            .post(h.endpoint("/v1/chat/completions"))
-            .header("x-sluice-model", "openai/mock-gpt")
-            .json(&json!({"model": "x", "messages": messages(), "stream": stream}))
-            .send()
-            .await
-            .unwrap(),
-        other => panic!("unknown surface {other}"),
-    };
-    assert_eq!(resp.status(), 200, "{surface}");
-    resp.bytes().await.unwrap();
-    h.records(n).await[n - 1].clone()
+fn check(
+    r: &RequestRecord,
+    endpoint: &str,
+    model: &str,
+    provider: &str,
+    upstream: &str,
+    stream: bool,
+) {
+    let what = format!("{endpoint} {model} stream={stream}: {r:?}");
+    assert_eq!(r.meta.endpoint, endpoint, "{what}");
+    assert_eq!(r.meta.request_model.as_deref(), Some(model), "{what}");
+    assert_eq!(r.meta.provider_name.as_deref(), Some(provider), "{what}");
+    assert_eq!(r.meta.upstream_model.as_deref(), Some(upstream), "{what}");
+    assert_eq!(r.meta.route, "default", "{what}");
+    assert_eq!(r.status, 200, "{what}");
+    assert_eq!(r.outcome, Outcome::Ok, "{what}");
+    assert_eq!(r.stream, stream, "{what}");
+    assert!(r.latency_ms > 0.0, "{what}");
+    assert!(r.gateway_ms.is_some(), "{what}");
+    assert_eq!(r.ttft_ms.is_some(), stream, "{what}");
+    assert_eq!(r.attempts.len(), 1, "{what}");
+    let u = r.usage.unwrap_or_else(|| panic!("no usage: {what}"));
+    assert_eq!(u.source, sluice_protocol::UsageSource::Provider, "{what}");
+    assert!(u.prompt_tokens > 0 && u.completion_tokens > 0, "{what}");
 }
 
 #[tokio::test]
-async fn every_surface_records_what_the_chat_endpoint_records() {
+async fn every_surface_records_like_chat() {
     let h = Harness::start(CONFIG).await;
     let mut n = 0;
-    for stream in [false, true] {
-        n += 1;
-        let chat = via(&h, "chat", stream, n).await;
-        assert_eq!(chat.outcome, Outcome::Ok);
-        let cu = chat.usage.unwrap();
-        assert!(cu.prompt_tokens > 0 && cu.completion_tokens > 0);
-        for surface in ["passthrough", "universal", "path", "header"] {
-            n += 1;
-            let r = via(&h, surface, stream, n).await;
-            let what = format!("{surface}, stream={stream}");
-            assert_eq!(r.meta.provider_name, chat.meta.provider_name, "{what}");
-            assert_eq!(r.meta.upstream_model, chat.meta.upstream_model, "{what}");
-            assert_eq!(r.meta.response_model, chat.meta.response_model, "{what}");
-            let u = r.usage.unwrap_or_else(|| panic!("{what}: no usage"));
-            assert_eq!(
-                (u.prompt_tokens, u.completion_tokens, u.source),
-                (cu.prompt_tokens, cu.completion_tokens, cu.source),
-                "{what}"
-            );
-            assert_eq!(r.status, chat.status, "{what}");
-            assert_eq!(r.outcome, chat.outcome, "{what}");
-            assert_eq!(r.stream, chat.stream, "{what}");
-            assert!(r.latency_ms > 0.0, "{what}");
-            if stream {
-                assert!(r.ttft_ms.is_some() && chat.ttft_ms.is_some(), "{what}");
+    for (model, provider, upstream) in [
+        ("gpt-test", "oai", "mock-gpt"),
+        ("claude-test", "claude", "claude-sonnet-4-5"),
+    ] {
+        for stream in [false, true] {
+            for (path, endpoint, body) in requests(model, stream) {
+                let resp = h.post(path, &body).await;
+                assert_eq!(resp.status(), 200, "{path} {model}");
+                let id = resp.headers()["x-sluice-request-id"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let _ = resp.bytes().await.unwrap();
+                n += 1;
+                let recs = h.records(n).await;
+                let r = recs.iter().find(|r| r.request_id == id).unwrap();
+                check(r, endpoint, model, provider, upstream, stream);
+                // The tokens are the ones the upstream reported.
+                let up = h.mock.requests().last().cloned().unwrap();
+                let up_usage = up.usage.unwrap();
+                let completion = up_usage
+                    .get("completion_tokens")
+                    .or_else(|| up_usage.get("output_tokens"))
+                    .and_then(Value::as_u64)
+                    .unwrap();
+                assert_eq!(
+                    r.usage.unwrap().completion_tokens,
+                    completion,
+                    "{path} {model} {stream}"
+                );
             }
-            assert!(r.gateway_ms.is_some(), "{what}");
-            assert_eq!(r.attempts.len(), 1, "{what}");
-            assert_eq!(r.attempts[0].provider, "openai", "{what}");
-            assert_eq!(r.attempts[0].status, Some(200), "{what}");
-            assert!(!r.meta.endpoint.is_empty(), "{what}");
         }
     }
 }

@@ -1,7 +1,7 @@
 //! A mock LLM provider for tests, benchmarks and `sluice mock`.
 //!
 //! It speaks the providers' real wire formats (OpenAI, including Azure's
-//! deployment paths, Anthropic, Gemini on AI Studio and Vertex AI with a
+//! deployment paths, the legacy Completions and the Responses APIs, Anthropic, Gemini on AI Studio and Vertex AI with a
 //! Google OAuth2 token endpoint at `POST /token`, Bedrock with SigV4
 //! verification, Cohere v2, Hugging Face text generation and Replicate
 //! predictions), answers deterministically, injects
@@ -20,9 +20,11 @@ pub mod behavior;
 mod cohere;
 pub mod gemini;
 mod huggingface;
+mod legacy;
 mod openai;
 mod redirect;
 mod replicate;
+mod responses;
 pub mod sigv4;
 pub mod state;
 mod stream;
@@ -252,6 +254,12 @@ async fn dispatch(
             return openai::error(&b, 400);
         }
         return openai::chat(cx, &json, &model);
+    }
+    if method == Method::POST && path.ends_with("/completions") {
+        return legacy::create(cx, &json, &model);
+    }
+    if method == Method::POST && path.ends_with("/responses") {
+        return responses::create(cx, &json, &model);
     }
     if method == Method::POST && path.ends_with("/embeddings") {
         return openai::embeddings(cx, &json, &model);

@@ -26,6 +26,8 @@
 //! - [`cohere`]: the Cohere v2 chat, embed and rerank formats and their translation.
 //! - [`meter`]: model and usage read from native responses forwarded untouched
 //!   (pass-through).
+//! - [`passthrough`]: reading usage, ends and errors from native streams
+//!   forwarded untouched (Anthropic Messages, the Responses API).
 
 pub mod anthropic;
 pub mod bedrock;
@@ -37,6 +39,7 @@ pub mod huggingface;
 pub mod json;
 pub mod meter;
 pub mod openai;
+pub mod passthrough;
 pub mod prompt;
 pub mod replicate;
 pub mod sse;

@@ -10,10 +10,14 @@
 //! - [`stream`]: inspecting passthrough stream chunks for usage and errors.
 //! - [`embeddings`], [`models`]: the other endpoints.
 //! - [`error`]: reading upstream error bodies.
+//! - [`responses`], [`completions`]: the Responses API and the legacy
+//!   Completions API, translated to and from chat for providers that lack them.
 
 pub mod chat;
+pub mod completions;
 pub mod embeddings;
 pub mod error;
 pub mod models;
 pub mod request;
+pub mod responses;
 pub mod stream;

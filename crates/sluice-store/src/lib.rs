@@ -9,15 +9,19 @@
 //!   in memory or in Redis.
 //! - [`db`]: the SQL store (SQLite by default, PostgreSQL to scale out),
 //!   which implements [`KeyStore`] and [`RecordSink`].
+//! - [`responses`]: conversation state kept for the Responses API's
+//!   `previous_response_id` ([`responses::ResponseStore`]).
 
 pub mod counters;
 pub mod db;
 pub mod keys;
 pub mod policy;
 pub mod record;
+pub mod responses;
 pub mod sink;
 
 pub use db::Db;
 pub use keys::{Consumer, KeyRecord, KeyStore, ResolvedKey, Team};
 pub use record::{Attempt, Identity, Outcome, RequestRecord};
+pub use responses::{MemoryResponseStore, ResponseStore, StoredResponse};
 pub use sink::{LogSink, MemorySink, RecordSink, StoreError};

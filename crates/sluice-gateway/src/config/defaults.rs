@@ -11,7 +11,9 @@ use std::path::PathBuf;
 
 use super::secret::Secret;
 use super::tenancy::{AuthConfig, Database, LimitsConfig, StoreConfig, default_admin};
-use super::validate::{DEFAULT_AZURE_API_VERSION, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY};
+use super::validate::{
+    DEFAULT_AZURE_API_VERSION, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY, ResponsesConfig,
+};
 use super::{
     AwsConfig, Config, ModelConfig, ProviderConfig, RouteConfig, ServerConfig, VertexConfig,
 };
@@ -44,6 +46,7 @@ pub fn from_env(env: Env<'_>, listen: SocketAddr) -> Config {
             listen,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             max_body_bytes: usize::try_from(DEFAULT_MAX_BODY).unwrap_or(usize::MAX),
+            responses: ResponsesConfig::default(),
         },
         providers,
         models,

@@ -64,6 +64,20 @@ pub struct RawServer {
     pub max_body_size: Option<Size>,
     /// Default timeouts for every provider that does not set its own.
     pub timeouts: Option<RawTimeouts>,
+    /// Conversation state the gateway keeps for the Responses API's
+    /// `previous_response_id` on providers other than OpenAI.
+    pub responses: Option<RawResponses>,
+}
+
+/// `server.responses:`
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResponses {
+    /// How long a stored response can be continued. Default `24h`.
+    pub retention: Option<Dur>,
+    /// Memory the in-process store may hold; oldest responses are evicted
+    /// first. Read at start-up. Default `256MiB`.
+    pub max_size: Option<Size>,
 }
 
 /// `timeouts:` of a provider or of the server.

@@ -62,6 +62,25 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub max_body_bytes: usize,
+    pub responses: ResponsesConfig,
+}
+
+/// `server.responses:` after validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponsesConfig {
+    /// How long a stored response can be continued. Default 24 hours.
+    pub retention: Duration,
+    /// Bound on the in-process store, in bytes. Default 256 MiB.
+    pub max_bytes: usize,
+}
+
+impl Default for ResponsesConfig {
+    fn default() -> Self {
+        Self {
+            retention: Duration::from_secs(24 * 3600),
+            max_bytes: sluice_store::responses::DEFAULT_MAX_BYTES,
+        }
+    }
 }
 
 /// Upstream deadlines.
@@ -325,10 +344,26 @@ fn server(cx: &mut Ctx<'_>, raw: &RawConfig) -> ServerConfig {
     if max_body < 1024 {
         cx.at::<()>("server.max_body_size", None, "must be at least 1KiB");
     }
+    let defaults = ResponsesConfig::default();
+    let r = raw.server.responses.unwrap_or_default();
+    let responses = ResponsesConfig {
+        retention: r.retention.map_or(defaults.retention, |d| d.0),
+        max_bytes: r.max_size.map_or(defaults.max_bytes, |s| {
+            usize::try_from(s.0).unwrap_or(usize::MAX)
+        }),
+    };
+    if responses.retention.is_zero() {
+        cx.at::<()>(
+            "server.responses.retention",
+            None,
+            "must be longer than zero",
+        );
+    }
     ServerConfig {
         listen,
         data_dir: PathBuf::from(raw.server.data_dir.as_deref().unwrap_or(DEFAULT_DATA_DIR)),
         max_body_bytes: usize::try_from(max_body).unwrap_or(usize::MAX),
+        responses,
     }
 }
 

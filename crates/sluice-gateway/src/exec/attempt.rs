@@ -13,7 +13,8 @@ use sluice_protocol::{Error, ErrorKind};
 
 use super::deadline::Deadlines;
 use crate::provider::{
-    ChatCall, ChatInput, ChatOutput, ChatReply, Completion, EmbedInput, Provider, RerankInput,
+    ChatCall, ChatInput, ChatOutput, ChatReply, Completion, EmbedInput, NativeBody, Provider,
+    RerankInput,
 };
 use crate::routing::stats::InFlight;
 use crate::routing::{Group, Target};
@@ -45,6 +46,7 @@ impl Attach for ChatOutput {
         ChatOutput {
             reply: ChatReply::Stream(stream.boxed()),
             dropped: self.dropped,
+            native: self.native,
         }
     }
 
@@ -63,6 +65,37 @@ impl Attach for Completion {
     }
 }
 
+/// What a token-counting attempt produced: the upstream's answer, or
+/// `None` when the provider has no counting endpoint.
+#[derive(Debug)]
+pub struct Counted(pub Option<Completion>);
+
+impl Attach for Counted {
+    fn attach(self, _guard: InFlight, _target: &Target, _group: &Arc<Group>) -> Self {
+        self
+    }
+
+    fn is_stream(&self) -> bool {
+        false
+    }
+}
+
+/// A token-counting attempt (Anthropic's `count_tokens`).
+pub async fn count_tokens(
+    target: &Target,
+    input: &NativeBody,
+    upstream_model: &str,
+) -> Result<Counted, Error> {
+    let provider = &*target.provider;
+    let fut = async {
+        match provider.count_tokens(input, upstream_model).await {
+            Some(r) => r.map(|c| Counted(Some(c))),
+            None => Ok(Counted(None)),
+        }
+    };
+    with_timeout(target.timeouts.total, provider, fut).await
+}
+
 /// A chat attempt.
 pub async fn chat(
     target: &Target,
@@ -74,6 +107,12 @@ pub async fn chat(
         upstream_model,
     };
     let provider = &*target.provider;
+    if let Some(n) = input.native_body()
+        && !provider.speaks(n.api)
+        && let Some(e) = input.untranslatable()
+    {
+        return Err(e.clone().with_provider(provider.name()));
+    }
     if input.head().stream {
         stream(provider, call, target).await
     } else {
@@ -148,9 +187,17 @@ async fn stream(
     let out = tokio::time::timeout_at(first_deadline, provider.chat(call))
         .await
         .map_err(|_| timeout_error(provider, "first token", timeouts.first_token))??;
-    let ChatOutput { reply, dropped } = out;
+    let ChatOutput {
+        reply,
+        dropped,
+        native,
+    } = out;
     let ChatReply::Stream(mut stream) = reply else {
-        return Ok(ChatOutput { reply, dropped });
+        return Ok(ChatOutput {
+            reply,
+            dropped,
+            native,
+        });
     };
     let first = tokio::time::timeout_at(first_deadline, stream.next())
         .await
@@ -162,6 +209,7 @@ async fn stream(
             return Ok(ChatOutput {
                 reply: ChatReply::Stream(stream),
                 dropped,
+                native,
             });
         }
     };
@@ -175,5 +223,6 @@ async fn stream(
     Ok(ChatOutput {
         reply: ChatReply::Stream(stream.boxed()),
         dropped,
+        native,
     })
 }

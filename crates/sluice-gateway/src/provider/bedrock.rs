@@ -153,6 +153,7 @@ impl Provider for BedrockProvider {
         Ok(ChatOutput {
             reply,
             dropped: translated.dropped,
+            native: None,
         })
     }
 

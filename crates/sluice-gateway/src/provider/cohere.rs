@@ -167,6 +167,7 @@ impl Provider for CohereProvider {
         Ok(ChatOutput {
             reply,
             dropped: translated.dropped,
+            native: None,
         })
     }
 

@@ -162,6 +162,7 @@ impl Provider for GeminiProvider {
         Ok(ChatOutput {
             reply,
             dropped: translated.dropped,
+            native: None,
         })
     }
 

@@ -193,6 +193,7 @@ impl Provider for TextGenerationProvider {
         Ok(ChatOutput {
             reply,
             dropped: translated.dropped,
+            native: None,
         })
     }
 

@@ -6,23 +6,32 @@
 //! `model` and `stream_options` patched, and the upstream's bytes come back
 //! untouched. Azure differs only in its URL (deployment path and
 //! `api-version`) and its `api-key` header.
+//!
+//! Requests that came in on the legacy Completions API go to
+//! `{base_url}/completions` unchanged on the servers that have it; Responses
+//! API requests go to `{base_url}/responses` on OpenAI and Azure OpenAI
+//! ([`Provider::speaks`]). Chat requests the gateway translated from another
+//! API carry `max_tokens`, which OpenAI's reasoning models refuse: for OpenAI
+//! and Azure it is sent as `max_completion_tokens`.
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
+use sluice_protocol::json::Patch;
 use sluice_protocol::openai::chat::WireUsage;
 use sluice_protocol::openai::embeddings::EmbeddingsUsage;
 use sluice_protocol::openai::error as wire_error;
 use sluice_protocol::openai::stream::{ChunkKind, inspect};
+use sluice_protocol::passthrough::ResponsesUsage;
 use sluice_protocol::{Error, ErrorKind, Usage};
 
 use super::http::{self, MAX_RESPONSE_BYTES};
 use super::keys::KeyRing;
 use super::{
-    ChatCall, ChatOutput, ChatReply, Chunk, ChunkStream, Completion, EmbedInput,
-    PassthroughRequest, Provider, ProviderKind,
+    ChatCall, ChatOutput, ChatReply, Chunk, ChunkStream, Completion, EmbedInput, NativeApi,
+    NativeBody, PassthroughRequest, Provider, ProviderKind, native,
 };
 use crate::config::ProviderConfig;
 
@@ -126,6 +135,95 @@ impl OpenAiProvider {
     fn supports_stream_usage(&self) -> bool {
         !matches!(self.kind, ProviderKind::Mistral)
     }
+
+    /// The Responses API URL: the model (or Azure deployment) is in the body.
+    fn responses_url(&self) -> String {
+        match &self.azure {
+            Some(Azure::Deployments { api_version }) => {
+                format!(
+                    "{}/openai/responses?api-version={api_version}",
+                    self.base_url
+                )
+            }
+            Some(Azure::V1) | None => format!("{}/responses", self.base_url),
+        }
+    }
+
+    /// A request in the client's own API, sent as is (model patched).
+    async fn native(&self, n: &NativeBody, model: &str) -> Result<ChatOutput, Error> {
+        let stream = n.request.head.stream;
+        let (url, want_usage) = match n.api {
+            NativeApi::OpenAiCompletions => (
+                self.url("completions", model)?,
+                self.supports_stream_usage(),
+            ),
+            _ => (self.responses_url(), false),
+        };
+        let body = n
+            .request
+            .upstream_body(model, want_usage)
+            .map_or_else(|| n.request.object.body().clone(), Bytes::from);
+        let resp = http::send(self.post(url, body), &self.name).await?;
+        if !resp.status().is_success() {
+            return Err(http::error_response(resp, &self.name, wire_error::from_response).await);
+        }
+        let reply = if stream {
+            let resp =
+                http::expect_event_stream(resp, &self.name, wire_error::from_response).await?;
+            ChatReply::Stream(match n.api {
+                NativeApi::OpenAiCompletions => chunk_stream(resp, self.name.clone()),
+                _ => native::responses_stream(
+                    http::sse_events(resp, self.name.clone()),
+                    self.name.clone(),
+                ),
+            })
+        } else {
+            let body = http::read_body(resp, MAX_RESPONSE_BYTES, &self.name).await?;
+            let (usage, model) = match n.api {
+                NativeApi::OpenAiCompletions => {
+                    let peek: CompletionPeek = self.peek(&body)?;
+                    (peek.usage.map(Usage::from), peek.model)
+                }
+                _ => {
+                    let peek: ResponsesPeek = self.peek(&body)?;
+                    if let Some(err) = peek.error.filter(|v| !v.is_null()) {
+                        let parts = wire_error::parts_from_value(&err);
+                        return Err(wire_error::from_parts(500, parts).with_provider(&self.name));
+                    }
+                    (peek.usage.map(Usage::from), peek.model)
+                }
+            };
+            ChatReply::Complete(Completion {
+                usage,
+                model,
+                body,
+                dropped: Vec::new(),
+            })
+        };
+        Ok(ChatOutput {
+            reply,
+            dropped: Vec::new(),
+            native: Some(n.api),
+        })
+    }
+
+    fn peek<T: serde::de::DeserializeOwned>(&self, body: &[u8]) -> Result<T, Error> {
+        serde_json::from_slice(body).map_err(|e| {
+            Error::new(
+                ErrorKind::UpstreamProtocol,
+                format!("upstream `{}` sent invalid JSON: {e}", self.name),
+            )
+            .with_provider(&self.name)
+        })
+    }
+}
+
+/// Whether servers of this kind serve the legacy `POST /completions`.
+fn has_completions(kind: ProviderKind) -> bool {
+    !matches!(
+        kind,
+        ProviderKind::Groq | ProviderKind::Mistral | ProviderKind::Deepseek
+    )
 }
 
 #[async_trait]
@@ -138,11 +236,38 @@ impl Provider for OpenAiProvider {
         self.kind
     }
 
+    fn speaks(&self, api: NativeApi) -> bool {
+        match api {
+            NativeApi::OpenAiResponses => {
+                matches!(self.kind, ProviderKind::Openai | ProviderKind::Azure)
+            }
+            NativeApi::OpenAiCompletions => has_completions(self.kind),
+            NativeApi::AnthropicMessages => false,
+        }
+    }
+
     async fn chat(&self, call: ChatCall<'_>) -> Result<ChatOutput, Error> {
+        if let Some(n) = call.input.native_body()
+            && self.speaks(n.api)
+        {
+            return self.native(n, call.upstream_model).await;
+        }
         let raw = call.input.raw();
         let stream = raw.head.stream;
+        // A chat request the gateway translated carries `max_tokens`;
+        // OpenAI's reasoning models only take `max_completion_tokens`.
+        let rename = call.input.native_body().is_some()
+            && matches!(self.kind, ProviderKind::Openai | ProviderKind::Azure);
+        let max_tokens = raw.object.get("max_tokens").filter(|_| rename);
+        let extra: Vec<Patch<'_>> = match max_tokens {
+            Some(v) => vec![
+                Patch::Remove("max_tokens"),
+                Patch::Set("max_completion_tokens", v.as_bytes()),
+            ],
+            None => Vec::new(),
+        };
         let body = raw
-            .upstream_body(call.upstream_model, self.supports_stream_usage())
+            .upstream_body_with(call.upstream_model, self.supports_stream_usage(), &extra)
             .map_or_else(|| raw.object.body().clone(), Bytes::from);
         let url = self.url("chat/completions", call.upstream_model)?;
         let resp = http::send(self.post(url, body), &self.name).await?;
@@ -240,6 +365,16 @@ struct CompletionPeek {
     model: Option<String>,
     #[serde(default)]
     usage: Option<WireUsage>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct ResponsesPeek {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    usage: Option<ResponsesUsage>,
     #[serde(default)]
     error: Option<serde_json::Value>,
 }

@@ -176,6 +176,7 @@ impl Provider for ReplicateProvider {
         Ok(ChatOutput {
             reply,
             dropped: translated.dropped,
+            native: None,
         })
     }
 

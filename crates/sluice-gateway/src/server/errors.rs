@@ -17,12 +17,21 @@ use crate::record::RecordHandle;
 /// The client dialect an error is rendered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
+    /// `{"error": {message, type, param, code}}`: the OpenAI surfaces
+    /// (chat, embeddings, completions, the Responses API).
     OpenAi,
+    /// `{"type": "error", "error": {type, message}}`: `/v1/messages`.
+    Anthropic,
 }
 
 /// The dialect errors on `path` are written in, before a handler knows better.
-pub fn dialect_for(_path: &str) -> Dialect {
-    Dialect::OpenAi
+pub fn dialect_for(path: &str) -> Dialect {
+    // Anthropic Messages, on any route prefix or through pass-through.
+    if path.ends_with("/v1/messages") || path.ends_with("/v1/messages/count_tokens") {
+        Dialect::Anthropic
+    } else {
+        Dialect::OpenAi
+    }
 }
 
 /// Finishes `record` with `err` and renders it.
@@ -35,6 +44,7 @@ pub fn respond(err: &Error, dialect: Dialect, record: &RecordHandle) -> Response
 pub fn render(err: &Error, dialect: Dialect) -> Response {
     let body = match dialect {
         Dialect::OpenAi => err.to_openai_json(),
+        Dialect::Anthropic => err.to_anthropic_json(),
     };
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, axum::Json(body)).into_response();
@@ -59,6 +69,17 @@ pub async fn method_not_allowed() -> Response {
             "Method not allowed for this path.",
         ),
         Dialect::OpenAi,
+    )
+}
+
+/// 405 for a known Anthropic path with the wrong method.
+pub async fn anthropic_method_not_allowed() -> Response {
+    render(
+        &Error::new(
+            ErrorKind::MethodNotAllowed,
+            "Method not allowed for this path.",
+        ),
+        Dialect::Anthropic,
     )
 }
 

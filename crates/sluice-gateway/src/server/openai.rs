@@ -1,6 +1,7 @@
 //! The OpenAI-compatible surface: `/v1/chat/completions`, `/v1/embeddings`,
 //! `/v1/models`, plus `/v1/rerank` (Cohere's rerank shape), on the default
-//! route and under every route prefix.
+//! route and under every route prefix (where the other surfaces are found
+//! through [`super::surfaces::prefixed`]).
 //!
 //! The handlers here only pick the route; [`super::chat`] and
 //! [`super::embeddings`] do the work. Errors are rendered once, in OpenAI's
@@ -47,7 +48,7 @@ pub async fn models(Extension(ctx): Extension<RequestCtx>) -> Response {
 
 /// Everything else: the API under a route prefix, or a 404.
 pub async fn prefixed_or_not_found(
-    Extension(ctx): Extension<RequestCtx>,
+    Extension(mut ctx): Extension<RequestCtx>,
     req: Request<Body>,
 ) -> Response {
     let req = match super::passthrough::dispatch(ctx.clone(), req).await {
@@ -76,7 +77,10 @@ pub async fn prefixed_or_not_found(
                 );
                 return errors::respond(&e, Dialect::OpenAi, &ctx.record);
             }
-            _ => {}
+            _ => match super::surfaces::prefixed(ctx, &route, &rest, req).await {
+                Ok(resp) => return resp,
+                Err((c, _)) => ctx = c,
+            },
         }
     }
     let e = Error::new(

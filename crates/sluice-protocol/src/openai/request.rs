@@ -131,9 +131,21 @@ impl ParsedRequest {
     /// - `want_usage`: for streams, sets `stream_options.include_usage` so the
     ///   upstream reports usage in its last chunk.
     pub fn upstream_body(&self, upstream_model: &str, want_usage: bool) -> Option<Vec<u8>> {
+        self.upstream_body_with(upstream_model, want_usage, &[])
+    }
+
+    /// [`upstream_body`](Self::upstream_body) with `extra` patches applied
+    /// as well.
+    pub fn upstream_body_with(
+        &self,
+        upstream_model: &str,
+        want_usage: bool,
+        extra: &[Patch<'_>],
+    ) -> Option<Vec<u8>> {
         let model_json;
         let options_json;
-        let mut patches: Vec<Patch<'_>> = Vec::with_capacity(2);
+        let mut patches: Vec<Patch<'_>> = Vec::with_capacity(2 + extra.len());
+        patches.extend_from_slice(extra);
         if upstream_model != self.head.model {
             model_json = serde_json::Value::from(upstream_model).to_string();
             patches.push(Patch::Set("model", model_json.as_bytes()));
