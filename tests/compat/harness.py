@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -63,6 +64,9 @@ class Proc:
                 self.p.wait(15)
             except subprocess.TimeoutExpired:
                 self.p.kill()
+        data_dir = getattr(self, "data_dir", None)
+        if data_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
     def records(self) -> list[dict]:
         out = []

@@ -10,9 +10,8 @@ use sluice_store::{
     Consumer, Db, KeyRecord, KeyStore, RecordSink, RequestRecord, StoreError, Team,
 };
 
-/// A fresh PostgreSQL database for one test, dropped by the next run of
-/// the same test at the latest.
-pub async fn postgres_db() -> Db {
+/// A fresh PostgreSQL database for one test; returns it and its name.
+pub async fn postgres_db() -> (Db, String) {
     let admin = std::env::var("SLUICE_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let name = format!("sluice_test_{}", uuid::Uuid::new_v4().simple());
@@ -24,7 +23,24 @@ pub async fn postgres_db() -> Db {
         .execute(&pool)
         .await
         .unwrap();
-    Db::postgres(&format!("{admin}/{name}")).await.unwrap()
+    (
+        Db::postgres(&format!("{admin}/{name}")).await.unwrap(),
+        name,
+    )
+}
+
+/// Drops a database made by [`postgres_db`].
+async fn drop_db(name: &str) {
+    let admin = std::env::var("SLUICE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let pool = sqlx::AnyPool::connect(&format!("{admin}/postgres"))
+        .await
+        .unwrap();
+    let q = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    sqlx::query(sqlx::AssertSqlSafe(q))
+        .execute(&pool)
+        .await
+        .unwrap();
 }
 
 fn key(name: &str) -> (String, KeyRecord) {
@@ -126,6 +142,19 @@ async fn exercise(db: &Db) {
     let one = db.spend_of(SpendBy::Consumer, "c1", 0).await.unwrap();
     assert!((one - 0.5).abs() < 1e-9);
     assert_eq!(db.spend_of(SpendBy::Team, "none", 0).await.unwrap(), 0.0);
+    let t = db.totals_of(SpendBy::Key, &rec.id, 0).await.unwrap();
+    assert_eq!(t.requests, 2);
+    assert!((t.cost_usd - 0.5).abs() < 1e-9);
+    let by_key = db.totals_by_key(0).await.unwrap();
+    assert_eq!(by_key.len(), 1);
+    assert_eq!(by_key[0].1, t);
+    assert_eq!(
+        db.totals_of(SpendBy::Key, "none", 0)
+            .await
+            .unwrap()
+            .requests,
+        0
+    );
 }
 
 #[tokio::test]
@@ -141,7 +170,10 @@ async fn sqlite_store() {
 
 #[tokio::test]
 async fn postgres_store() {
-    exercise(&postgres_db().await).await;
+    let (db, name) = postgres_db().await;
+    exercise(&db).await;
+    db.pool().close().await;
+    drop_db(&name).await;
 }
 
 #[tokio::test]

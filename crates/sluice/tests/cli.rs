@@ -74,12 +74,14 @@ struct Served {
     child: Child,
     url: String,
     banner: String,
+    data_dir: std::path::PathBuf,
 }
 
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 
@@ -97,11 +99,12 @@ fn uuid_like() -> String {
 }
 
 fn serve(envs: &[(&str, &str)]) -> Served {
+    let dir = data_dir();
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SLUICE_DATA_DIR", data_dir())
+        .env("SLUICE_DATA_DIR", &dir)
         .env("SLUICE_ADMIN_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -112,6 +115,7 @@ fn serve(envs: &[(&str, &str)]) -> Served {
         child: cmd.spawn().unwrap(),
         url: String::new(),
         banner: String::new(),
+        data_dir: dir,
     };
     let mut reader = BufReader::new(served.child.stdout.take().unwrap());
     loop {
@@ -202,10 +206,11 @@ fn zero_config_enables_providers_from_the_environment() {
 }
 
 fn serve_config(path: &std::path::Path) -> Served {
+    let dir = data_dir();
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(path)
-        .env("SLUICE_DATA_DIR", data_dir())
+        .env("SLUICE_DATA_DIR", &dir)
         .env("SLUICE_ADMIN_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -213,6 +218,7 @@ fn serve_config(path: &std::path::Path) -> Served {
         child: cmd.spawn().unwrap(),
         url: String::new(),
         banner: String::new(),
+        data_dir: dir,
     };
     let mut reader = BufReader::new(served.child.stdout.take().unwrap());
     loop {

@@ -251,3 +251,30 @@ pub fn sse_data(body: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// A fresh PostgreSQL database (`SLUICE_TEST_POSTGRES`, default the local
+/// server); returns its URL and name. Drop it with [`drop_postgres`].
+pub async fn fresh_postgres() -> (String, String) {
+    let admin = std::env::var("SLUICE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("sluice_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("{admin}/postgres"))
+        .await
+        .expect("PostgreSQL is running (scripts/services.sh starts it)");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .expect("create database");
+    (format!("{admin}/{name}"), name)
+}
+
+/// Drops a database made by [`fresh_postgres`], connections and all.
+pub async fn drop_postgres(name: &str) {
+    let admin = std::env::var("SLUICE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    if let Ok(pool) = sqlx::AnyPool::connect(&format!("{admin}/postgres")).await {
+        let q = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let _ = sqlx::query(sqlx::AssertSqlSafe(q)).execute(&pool).await;
+    }
+}

@@ -14,8 +14,12 @@ const COLS: &str = "id, started_at, key_id, consumer, team, route, endpoint, req
     usage_source, cost_usd, latency_ms, ttft_ms, gateway_ms, record";
 const NCOLS: usize = 27;
 
-const TOTALS: &str = "COUNT(*) AS requests, COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens, \
-    COALESCE(SUM(completion_tokens), 0) AS completion_tokens, COALESCE(SUM(cost_usd), 0.0) AS cost_usd";
+// Casts keep the column types the same on both databases (PostgreSQL sums
+// BIGINT into NUMERIC).
+const TOTALS: &str = "CAST(COUNT(*) AS BIGINT) AS requests, \
+    CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT) AS prompt_tokens, \
+    CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT) AS completion_tokens, \
+    CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION) AS cost_usd";
 
 /// Request, token and cost totals over a span of the ledger.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -85,7 +89,7 @@ impl Db {
     pub async fn spend_of(&self, by: SpendBy, id: &str, since_ms: i64) -> Result<f64, StoreError> {
         let col = by.column();
         let q = format!(
-            "SELECT COALESCE(SUM(cost_usd), 0.0) AS spend FROM requests \
+            "SELECT CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION) AS spend FROM requests \
              WHERE {col} = $1 AND started_at >= $2 AND cost_usd IS NOT NULL"
         );
         let row = sqlx::query(self.sql(&q))
