@@ -31,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -70,7 +71,39 @@ impl Modify for BearerAuth {
             "admin_key",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+        // Every operation can fail these two ways; say so once, here.
+        let shared = [
+            ("401", "Missing or wrong admin key"),
+            ("503", "The store is unavailable"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in ops.into_iter().flatten() {
+                for (status, description) in shared {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error_response(description));
+                }
+            }
+        }
     }
+}
+
+fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    let schema = RefOr::Ref(utoipa::openapi::Ref::from_schema_name("ErrorBody"));
+    RefOr::T(
+        utoipa::openapi::ResponseBuilder::new()
+            .description(description)
+            .content("application/json", utoipa::openapi::Content::new(Some(schema)))
+            .build(),
+    )
 }
 
 /// The error body.

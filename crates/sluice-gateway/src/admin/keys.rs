@@ -15,7 +15,7 @@ use crate::tenancy::manage::{IssuedKey, KeyPatch, NewKey, Rotate};
 use crate::tenancy::usage::KeyUsage;
 
 /// Lists every key (revoked ones included), newest first.
-#[utoipa::path(get, path = "/v1/keys", tag = "keys",
+#[utoipa::path(get, path = "/v1/keys", operation_id = "listKeys", tag = "keys",
     responses((status = 200, body = Vec<KeyRecord>), (status = 401, body = ErrorBody)))]
 pub async fn list(State(gw): State<Arc<Gateway>>) -> Result<Json<Vec<KeyRecord>>, ApiError> {
     let keys = gw
@@ -29,7 +29,7 @@ pub async fn list(State(gw): State<Arc<Gateway>>) -> Result<Json<Vec<KeyRecord>>
 
 /// Creates a key, or imports one with `key`. The key is in the answer and
 /// never shown again.
-#[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = NewKey,
+#[utoipa::path(post, path = "/v1/keys", operation_id = "createKey", tag = "keys", request_body = NewKey,
     responses(
         (status = 201, body = IssuedKey),
         (status = 400, body = ErrorBody),
@@ -48,7 +48,7 @@ pub async fn create(
 }
 
 /// One key.
-#[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys",
+#[utoipa::path(get, path = "/v1/keys/{id}", operation_id = "getKey", tag = "keys",
     params(("id" = String, Path, description = "Key id")),
     responses((status = 200, body = KeyRecord), (status = 404, body = ErrorBody)))]
 pub async fn get(
@@ -59,7 +59,7 @@ pub async fn get(
 }
 
 /// Changes a key's settings; absent fields stay, `null` clears.
-#[utoipa::path(patch, path = "/v1/keys/{id}", tag = "keys", request_body = KeyPatch,
+#[utoipa::path(patch, path = "/v1/keys/{id}", operation_id = "updateKey", tag = "keys", request_body = KeyPatch,
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 200, body = KeyRecord),
@@ -76,7 +76,7 @@ pub async fn update(
 }
 
 /// Revokes a key. It stays listed, with `revoked_at` set.
-#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys",
+#[utoipa::path(delete, path = "/v1/keys/{id}", operation_id = "revokeKey", tag = "keys",
     params(("id" = String, Path, description = "Key id")),
     responses((status = 200, body = KeyRecord), (status = 404, body = ErrorBody)))]
 pub async fn revoke(
@@ -88,7 +88,7 @@ pub async fn revoke(
 
 /// Replaces a key's secret, keeping its id, settings and spend. The old
 /// secret works for `grace_secs` more.
-#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", request_body(content = Rotate, description = "Optional"),
+#[utoipa::path(post, path = "/v1/keys/{id}/rotate", operation_id = "rotateKey", tag = "keys", request_body(content = Option<Rotate>, description = "Optional; default: no grace period"),
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 200, body = IssuedKey),
@@ -105,7 +105,7 @@ pub async fn rotate(
 }
 
 /// A key's spend against every budget that applies to it, and its totals.
-#[utoipa::path(get, path = "/v1/keys/{id}/usage", tag = "usage",
+#[utoipa::path(get, path = "/v1/keys/{id}/usage", operation_id = "getKeyUsage", tag = "usage",
     params(("id" = String, Path, description = "Key id")),
     responses((status = 200, body = KeyUsage), (status = 404, body = ErrorBody)))]
 pub async fn usage(

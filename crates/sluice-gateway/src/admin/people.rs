@@ -15,7 +15,7 @@ use crate::tenancy::manage::AdminError;
 use crate::tenancy::people::{NewConsumer, PartyPatch};
 
 /// Every consumer.
-#[utoipa::path(get, path = "/v1/consumers", tag = "consumers",
+#[utoipa::path(get, path = "/v1/consumers", operation_id = "listConsumers", tag = "consumers",
     responses((status = 200, body = Vec<Consumer>)))]
 pub async fn list_consumers(
     State(gw): State<Arc<Gateway>>,
@@ -30,7 +30,7 @@ pub async fn list_consumers(
 }
 
 /// Creates a consumer.
-#[utoipa::path(post, path = "/v1/consumers", tag = "consumers", request_body = NewConsumer,
+#[utoipa::path(post, path = "/v1/consumers", operation_id = "createConsumer", tag = "consumers", request_body = NewConsumer,
     responses(
         (status = 201, body = Consumer),
         (status = 400, body = ErrorBody),
@@ -49,7 +49,7 @@ pub async fn create_consumer(
 }
 
 /// One consumer, by id or name.
-#[utoipa::path(get, path = "/v1/consumers/{id}", tag = "consumers",
+#[utoipa::path(get, path = "/v1/consumers/{id}", operation_id = "getConsumer", tag = "consumers",
     params(("id" = String, Path, description = "Consumer id or name")),
     responses((status = 200, body = Consumer), (status = 404, body = ErrorBody)))]
 pub async fn get_consumer(
@@ -64,7 +64,7 @@ pub async fn get_consumer(
 }
 
 /// Changes a consumer; absent fields stay, `null` clears.
-#[utoipa::path(patch, path = "/v1/consumers/{id}", tag = "consumers", request_body = PartyPatch,
+#[utoipa::path(patch, path = "/v1/consumers/{id}", operation_id = "updateConsumer", tag = "consumers", request_body = PartyPatch,
     params(("id" = String, Path, description = "Consumer id or name")),
     responses((status = 200, body = Consumer), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_consumer(
@@ -77,7 +77,7 @@ pub async fn update_consumer(
 }
 
 /// Deletes a consumer that has no active keys.
-#[utoipa::path(delete, path = "/v1/consumers/{id}", tag = "consumers",
+#[utoipa::path(delete, path = "/v1/consumers/{id}", operation_id = "deleteConsumer", tag = "consumers",
     params(("id" = String, Path, description = "Consumer id or name")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete_consumer(
@@ -89,7 +89,7 @@ pub async fn delete_consumer(
 }
 
 /// Every team.
-#[utoipa::path(get, path = "/v1/teams", tag = "teams", responses((status = 200, body = Vec<Team>)))]
+#[utoipa::path(get, path = "/v1/teams", operation_id = "listTeams", tag = "teams", responses((status = 200, body = Vec<Team>)))]
 pub async fn list_teams(State(gw): State<Arc<Gateway>>) -> Result<Json<Vec<Team>>, ApiError> {
     Ok(Json(
         gw.tenancy()
@@ -101,7 +101,7 @@ pub async fn list_teams(State(gw): State<Arc<Gateway>>) -> Result<Json<Vec<Team>
 }
 
 /// Creates a team.
-#[utoipa::path(post, path = "/v1/teams", tag = "teams", request_body = NewConsumer,
+#[utoipa::path(post, path = "/v1/teams", operation_id = "createTeam", tag = "teams", request_body = NewConsumer,
     responses((status = 201, body = Team), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create_team(
     State(gw): State<Arc<Gateway>>,
@@ -115,7 +115,7 @@ pub async fn create_team(
 }
 
 /// One team, by id or name.
-#[utoipa::path(get, path = "/v1/teams/{id}", tag = "teams",
+#[utoipa::path(get, path = "/v1/teams/{id}", operation_id = "getTeam", tag = "teams",
     params(("id" = String, Path, description = "Team id or name")),
     responses((status = 200, body = Team), (status = 404, body = ErrorBody)))]
 pub async fn get_team(
@@ -130,7 +130,7 @@ pub async fn get_team(
 }
 
 /// Changes a team; absent fields stay, `null` clears.
-#[utoipa::path(patch, path = "/v1/teams/{id}", tag = "teams", request_body = PartyPatch,
+#[utoipa::path(patch, path = "/v1/teams/{id}", operation_id = "updateTeam", tag = "teams", request_body = PartyPatch,
     params(("id" = String, Path, description = "Team id or name")),
     responses((status = 200, body = Team), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_team(
@@ -143,7 +143,7 @@ pub async fn update_team(
 }
 
 /// Deletes a team that has no consumers.
-#[utoipa::path(delete, path = "/v1/teams/{id}", tag = "teams",
+#[utoipa::path(delete, path = "/v1/teams/{id}", operation_id = "deleteTeam", tag = "teams",
     params(("id" = String, Path, description = "Team id or name")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete_team(

@@ -23,7 +23,7 @@ pub struct Since {
 }
 
 /// Totals per key (most expensive first) with each key's budget left.
-#[utoipa::path(get, path = "/v1/usage", tag = "usage", params(Since),
+#[utoipa::path(get, path = "/v1/usage", operation_id = "getUsage", tag = "usage", params(Since),
     responses((status = 200, body = Vec<UsageRow>), (status = 503, body = ErrorBody)))]
 pub async fn usage(
     State(gw): State<Arc<Gateway>>,
@@ -34,7 +34,7 @@ pub async fn usage(
 
 /// Every model group with its targets' live state (weights, breakers,
 /// in-flight requests, error rates, latency).
-#[utoipa::path(get, path = "/v1/routes", tag = "gateway", responses((status = 200, body = Vec<GroupView>)))]
+#[utoipa::path(get, path = "/v1/routes", operation_id = "getRoutes", tag = "gateway", responses((status = 200, body = Vec<GroupView>)))]
 pub async fn routes(State(gw): State<Arc<Gateway>>) -> Json<Vec<GroupView>> {
     Json(gw.routes_view())
 }
@@ -54,7 +54,7 @@ pub struct Status {
 }
 
 /// Auth mode, database and counter health.
-#[utoipa::path(get, path = "/v1/status", tag = "gateway", responses((status = 200, body = Status)))]
+#[utoipa::path(get, path = "/v1/status", operation_id = "getStatus", tag = "gateway", responses((status = 200, body = Status)))]
 pub async fn status(State(gw): State<Arc<Gateway>>) -> Json<Status> {
     let rt = gw.snapshot();
     let t = gw.tenancy();
