@@ -11,6 +11,7 @@
 
 pub mod defaults;
 mod models;
+pub mod observe;
 pub mod passthrough;
 pub mod raw;
 pub mod routing;

@@ -20,6 +20,7 @@ pub mod admin;
 pub mod config;
 pub mod exec;
 pub mod ledger;
+pub mod metrics;
 pub mod passthrough;
 pub mod pipeline;
 pub mod pricing;
