@@ -204,10 +204,8 @@ async fn twenty_thousand_requests_reconcile_through_a_database_outage() {
             && !faulty
             && let Some(u) = &r.usage
         {
-            {
-                expected +=
-                    u["prompt_tokens"].as_u64().unwrap() + u["completion_tokens"].as_u64().unwrap();
-            }
+            expected +=
+                u["prompt_tokens"].as_u64().unwrap() + u["completion_tokens"].as_u64().unwrap();
         }
     }
     let from_records: u64 = records
