@@ -32,5 +32,6 @@ pub mod server;
 pub mod state;
 pub mod tenancy;
 pub mod tokens;
+pub mod traces;
 
 pub use state::{Gateway, Runtime};
