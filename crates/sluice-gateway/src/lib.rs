@@ -17,6 +17,7 @@
 //! `docs/request-lifecycle.md` draws the same picture.
 
 pub mod admin;
+pub mod alerts;
 pub mod config;
 pub mod exec;
 pub mod ledger;

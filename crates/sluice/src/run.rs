@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sluice_gateway::Gateway;
 use sluice_gateway::admin::key;
+use sluice_gateway::alerts::AlertSink;
 use sluice_gateway::config::secret::Secret;
 use sluice_gateway::config::tenancy::Database;
 use sluice_gateway::config::{self, Config};
@@ -123,6 +124,9 @@ pub async fn serve(
             }),
         },
     ];
+    if let Some(a) = AlertSink::new(&cfg.alerts, tenancy.clone()) {
+        sinks.push(SinkSpec::plain(Arc::new(a)));
+    }
     if let Some(t) = &cfg.traces {
         let sink = TraceSink::new(t.clone()).context("cannot build the OTLP client")?;
         sinks.push(SinkSpec::plain(Arc::new(sink)));
