@@ -23,6 +23,7 @@ pub mod exec;
 pub mod ledger;
 pub mod metrics;
 pub mod passthrough;
+pub mod payloads;
 pub mod pipeline;
 pub mod pricing;
 pub mod provider;

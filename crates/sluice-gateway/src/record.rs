@@ -21,7 +21,9 @@ use parking_lot::Mutex;
 use sluice_protocol::{Error, Usage};
 use sluice_store::{Attempt, Outcome, RequestRecord};
 
+use crate::config::observe::PayloadConfig;
 use crate::ledger::Ledger;
+use crate::payloads::Capture;
 use crate::pricing::Price;
 
 /// Runs once, with the finished record, before it goes to the ledger.
@@ -52,6 +54,8 @@ struct Draft {
     /// Headers policies want on the response.
     headers: Vec<(HeaderName, HeaderValue)>,
     header_fn: Option<HeaderFn>,
+    /// Bodies captured for payload logging, when armed.
+    capture: Option<Capture>,
 }
 
 impl RecordHandle {
@@ -72,6 +76,7 @@ impl RecordHandle {
                 hooks: Vec::new(),
                 headers: Vec::new(),
                 header_fn: None,
+                capture: None,
             }),
             ledger,
         }))
@@ -157,6 +162,23 @@ impl RecordHandle {
         headers
     }
 
+    /// Starts capturing bodies for payload logging (the request's now).
+    pub fn arm_capture(&self, cfg: PayloadConfig, request: bytes::Bytes) {
+        self.0.draft.lock().capture = Some(Capture::new(cfg, request));
+    }
+
+    /// Whether bodies are being captured.
+    pub fn capturing(&self) -> bool {
+        self.0.draft.lock().capture.is_some()
+    }
+
+    /// Adds response bytes to the capture, if armed.
+    pub fn capture_response(&self, chunk: &[u8]) {
+        if let Some(c) = self.0.draft.lock().capture.as_mut() {
+            c.push_response(chunk);
+        }
+    }
+
     /// Whether the outcome has been decided.
     pub fn is_finished(&self) -> bool {
         self.0.draft.lock().finished
@@ -205,6 +227,11 @@ impl Drop for Cell {
             && let (Some(price), Some(usage)) = (d.price, d.record.usage)
         {
             d.record.cost_usd = Some(price.cost(&usage));
+        }
+        if let Some(c) = d.capture.take() {
+            let r = &d.record;
+            let payload = c.finish(&r.meta.route, r.identity.key_id.as_deref());
+            d.record.payload = payload;
         }
         let record = std::mem::replace(&mut d.record, RequestRecord::new(String::new(), 0, "", ""));
         for hook in d.hooks.drain(..) {

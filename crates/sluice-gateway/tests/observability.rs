@@ -347,3 +347,65 @@ async fn error_rate_and_budget_alerts_reach_the_webhook_once() {
     assert_eq!(budgets[0]["owner_id"], id.as_str());
     assert!(budgets[0]["spent_usd"].as_f64().unwrap() >= 0.00025);
 }
+
+#[tokio::test]
+async fn payloads_are_kept_only_where_configured_and_redacted() {
+    let yaml = format!(
+        "{CONFIG}routes:\n  - {{ name: support, path: /support }}\nledger:\n  payloads: {{ routes: [support], max_size: 4KiB }}\n"
+    );
+    let h = Harness::start(&yaml).await;
+    let secret = "sk-proj-CANARYabcdefghijklmnopqrstuvwxyz";
+    let ask = |stream: bool| {
+        json!({"model": "gpt", "stream": stream, "messages": [{"role": "user",
+            "content": format!("my key is {secret}, mail me at ann@example.com")}]})
+    };
+    let kept = h.post("/support/v1/chat/completions", &ask(false)).await;
+    assert_eq!(kept.status(), 200);
+    let kept_id = kept.headers()["x-sluice-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = kept.bytes().await;
+    let streamed = h.post("/support/v1/chat/completions", &ask(true)).await;
+    let streamed_id = streamed.headers()["x-sluice-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = streamed.bytes().await;
+    let plain = h.post("/v1/chat/completions", &ask(false)).await;
+    let plain_id = plain.headers()["x-sluice-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = plain.bytes().await;
+    wait_written(&h, 3).await;
+
+    let (_, one) = h
+        .admin(Method::GET, &format!("/v1/logs/{kept_id}"), None)
+        .await;
+    let p = &one["payload"];
+    let request = p["request"].as_str().unwrap();
+    assert!(request.contains("[REDACTED:openai_key]") && request.contains("[REDACTED:email]"));
+    assert!(
+        !one.to_string().contains("CANARY"),
+        "the secret is never stored"
+    );
+    assert!(p["response"].as_str().unwrap().contains("chat.completion"));
+    assert!(p["redacted"]["openai_key"].as_u64().unwrap() >= 1);
+    let (_, s) = h
+        .admin(Method::GET, &format!("/v1/logs/{streamed_id}"), None)
+        .await;
+    assert!(
+        s["payload"]["response"]
+            .as_str()
+            .unwrap()
+            .contains("data: ")
+    );
+    let (_, other) = h
+        .admin(Method::GET, &format!("/v1/logs/{plain_id}"), None)
+        .await;
+    assert!(
+        other.get("payload").is_none(),
+        "not kept off the configured route"
+    );
+}

@@ -163,6 +163,22 @@ pub struct RequestRecord {
     /// Parameters dropped in translation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dropped_params: Vec<String>,
+    /// Request and response bodies, when payload logging applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Payload>,
+}
+
+/// The bodies of one request, redacted and truncated before storage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Payload {
+    pub request: String,
+    /// The JSON answer, or the streamed events as sent.
+    pub response: String,
+    /// A body was cut at the configured size.
+    pub truncated: bool,
+    /// Values replaced before storage, per detector (`openai_key`, `email`...).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub redacted: std::collections::BTreeMap<String, u64>,
 }
 
 impl RequestRecord {
@@ -193,6 +209,7 @@ impl RequestRecord {
             cache: None,
             metadata: None,
             dropped_params: Vec::new(),
+            payload: None,
         }
     }
 }

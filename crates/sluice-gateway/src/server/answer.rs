@@ -10,12 +10,15 @@ use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderName, HeaderValue, header};
 
+use futures_util::StreamExt;
+
 use super::context::RequestCtx;
 use crate::exec::Answer;
+use crate::record::RecordHandle;
 use crate::record::ms;
 
 /// The response headers describing how a request was served.
-pub struct Served(Vec<(HeaderName, HeaderValue)>);
+pub struct Served(Vec<(HeaderName, HeaderValue)>, Option<RecordHandle>);
 
 impl Served {
     /// Records how `answer` was reached and prepares its headers.
@@ -45,7 +48,7 @@ impl Served {
         if !dropped.is_empty() {
             put("x-sluice-dropped-params", &dropped.join(","));
         }
-        Self(h)
+        Self(h, ctx.record.capturing().then(|| ctx.record.clone()))
     }
 
     /// Adds the headers to `resp`.
@@ -56,6 +59,9 @@ impl Served {
 
     /// A JSON response with the headers.
     pub fn json(self, body: bytes::Bytes) -> Response {
+        if let Some(record) = &self.1 {
+            record.capture_response(&body);
+        }
         let mut resp = Response::new(Body::from(body));
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -66,6 +72,17 @@ impl Served {
 
     /// An SSE response with the headers.
     pub fn event_stream(self, body: Body) -> Response {
+        let body = match &self.1 {
+            Some(record) => {
+                let record = record.clone();
+                Body::from_stream(body.into_data_stream().inspect(move |chunk| {
+                    if let Ok(bytes) = chunk {
+                        record.capture_response(bytes);
+                    }
+                }))
+            }
+            None => body,
+        };
         let mut resp = Response::new(body);
         let h = resp.headers_mut();
         h.insert(

@@ -10,6 +10,18 @@ use http_body::Body as _;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use sluice_protocol::{Error, ErrorKind};
 
+/// Reads a request's body under the configured limit, and arms payload
+/// capture when payload logging is configured anywhere.
+pub async fn read_for(ctx: &super::RequestCtx, body: Body) -> Result<Bytes, Error> {
+    let cfg = &ctx.rt.config;
+    let bytes = read(body, cfg.server.max_body_bytes).await?;
+    let p = &cfg.ledger.payloads;
+    if p.enabled || !p.routes.is_empty() || !p.keys.is_empty() {
+        ctx.record.arm_capture(p.clone(), bytes.clone());
+    }
+    Ok(bytes)
+}
+
 /// Reads `body`, at most `limit` bytes.
 pub async fn read(body: Body, limit: usize) -> Result<Bytes, Error> {
     if body.size_hint().lower() > limit as u64 {
