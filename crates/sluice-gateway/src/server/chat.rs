@@ -53,7 +53,7 @@ async fn run(ctx: &RequestCtx, route: &RouteConfig, req: Request<Body>) -> Resul
     let record = &ctx.record;
     let (parts, body) = req.into_parts();
     let metadata = begin(ctx, route, "chat", &parts)?;
-    let bytes = body::read_for(&ctx, body).await?;
+    let bytes = body::read_for(ctx, body).await?;
     let bytes = super::select::apply(route, &parts, bytes)?;
     let parsed = parse_chat(bytes)?;
     let head = parsed.head.clone();

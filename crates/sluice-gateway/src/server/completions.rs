@@ -46,7 +46,7 @@ async fn run(ctx: &RequestCtx, route: &RouteConfig, req: Request<Body>) -> Resul
     let record = &ctx.record;
     let (parts, body) = req.into_parts();
     let metadata = begin(ctx, route, "completions", &parts)?;
-    let bytes = body::read_for(&ctx, body).await?;
+    let bytes = body::read_for(ctx, body).await?;
     let parsed = parse_completions(bytes)?;
     let head = parsed.head.clone();
     record.update(|r| {

@@ -51,7 +51,7 @@ async fn run(
         Op::Rerank => "rerank",
     };
     let metadata = begin(ctx, route, endpoint, &parts)?;
-    let bytes = body::read_for(&ctx, body).await?;
+    let bytes = body::read_for(ctx, body).await?;
     let bytes = super::select::apply(route, &parts, bytes)?;
     let parsed = match op {
         Op::Embeddings => parse_embeddings(bytes)?,

@@ -88,7 +88,7 @@ async fn run(ctx: &RequestCtx, route: &RouteConfig, req: Request<Body>) -> Resul
     let record = &ctx.record;
     let (parts, body) = req.into_parts();
     let metadata = begin(ctx, route, "messages", &parts)?;
-    let bytes = body::read_for(&ctx, body).await?;
+    let bytes = body::read_for(ctx, body).await?;
     let parsed = parse_messages(bytes)?;
     let head = parsed.head.clone();
     record.update(|r| {
@@ -217,7 +217,7 @@ async fn count(
     let record = &ctx.record;
     let (parts, body) = req.into_parts();
     let metadata = begin(ctx, route, "count_tokens", &parts)?;
-    let bytes = body::read_for(&ctx, body).await?;
+    let bytes = body::read_for(ctx, body).await?;
     let parsed = parse_count(bytes)?;
     let requested = parsed.head.model.clone();
     record.update(|r| r.meta.request_model = Some(requested.clone()));

@@ -108,7 +108,7 @@ async fn run(
             ),
         ));
     }
-    let bytes = body::read_for(&ctx, body).await?;
+    let bytes = body::read_for(ctx, body).await?;
     let facts = path::facts(target.kind, rest, query, &bytes);
     ctx.record.update(|r| {
         r.meta.request_model.clone_from(&facts.model);

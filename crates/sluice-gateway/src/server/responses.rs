@@ -131,7 +131,7 @@ async fn run(
     let record = &ctx.record;
     let (parts, body) = req.into_parts();
     let metadata = begin(ctx, route, "responses", &parts)?;
-    let bytes = body::read_for(&ctx, body).await?;
+    let bytes = body::read_for(ctx, body).await?;
     let parsed = parse_responses(bytes)?;
     let head = parsed.head.clone();
     record.update(|r| {

@@ -86,7 +86,7 @@ async fn run(ctx: &RequestCtx, req: Request<Body>) -> Result<Response, Error> {
     let (parts, body) = req.into_parts();
     let route = ctx.rt.default_route().clone();
     let metadata = super::chat::begin(ctx, &route, "universal", &parts)?;
-    let bytes = body::read_for(&ctx, body).await?;
+    let bytes = body::read_for(ctx, body).await?;
     let raw: Vec<RawStep<'_>> =
         serde_json::from_slice(&bytes).map_err(|e| invalid_json(&e).with_param("steps"))?;
     if raw.is_empty() || raw.len() > MAX_STEPS {
