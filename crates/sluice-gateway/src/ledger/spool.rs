@@ -254,10 +254,16 @@ mod tests {
     #[tokio::test]
     async fn a_full_spool_refuses_appends() {
         let dir = tempfile::tempdir().unwrap();
-        let spool = Spool::open(dir.path(), 300).unwrap();
+        let one = serde_json::to_vec(&rec("a")).unwrap().len() as u64 + 1;
+        let spool = Spool::open(dir.path(), one * 2).unwrap();
         spool.append(&[rec("a")]).await.unwrap();
         assert!(matches!(
             spool.append(&[rec("b"), rec("c")]).await,
+            Err(SpoolError::Full(_))
+        ));
+        spool.append(&[rec("b")]).await.unwrap();
+        assert!(matches!(
+            spool.append(&[rec("c")]).await,
             Err(SpoolError::Full(_))
         ));
     }

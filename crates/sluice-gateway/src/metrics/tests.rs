@@ -64,7 +64,7 @@ fn counts_render_in_exposition_format() {
     ));
     assert!(
         text.contains(
-            "sluice_tokens_total{provider=\"mock\",model=\"gpt-a\",type=\"completion\"} 33"
+            "sluice_tokens_total{provider=\"mock\",model=\"gpt-a\",type=\"completion\"} 22"
         )
     );
     assert!(text.contains("sluice_rejections_total{reason=\"rate_limited\"} 1"));
@@ -74,4 +74,42 @@ fn counts_render_in_exposition_format() {
     assert!(text.contains("sluice_request_duration_seconds_bucket{provider=\"mock\",model=\"gpt-a\",route=\"default\",le=\"0.1\"} 0"));
     assert!(text.contains("# TYPE sluice_time_per_output_token_seconds histogram"));
     assert!(text.contains("sluice_ledger_spool_full 0"));
+}
+
+#[test]
+fn the_grafana_dashboard_uses_only_metrics_that_exist() {
+    let m = Metrics::default();
+    let mut r = record("gpt-a", Outcome::Ok, 200);
+    r.cache = Some("hit".into());
+    r.attempts.push(Attempt {
+        provider: "mock".into(),
+        upstream_model: "m".into(),
+        status: Some(200),
+        outcome: "ok".into(),
+        latency_ms: 3.0,
+        reason: Some("retry_after_upstream_server".into()),
+        usage: None,
+        start_ms: None,
+    });
+    let mut fallback = r.attempts[0].clone();
+    fallback.reason = Some("fallback_after_timeout".into());
+    r.attempts.push(fallback);
+    m.observe(&r);
+    m.observe(&record("gpt-a", Outcome::RateLimited, 429));
+    let text = m.render(&Counters::default());
+    let dashboard = include_str!("../../../../deploy/grafana/sluice-dashboard.json");
+    let re = regex::Regex::new(r"sluice_[a-z_]+").unwrap();
+    let mut names: Vec<&str> = re.find_iter(dashboard).map(|m| m.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert!(names.len() > 8);
+    for name in names {
+        if name == "sluice_overview" {
+            continue;
+        }
+        assert!(
+            text.contains(name),
+            "dashboard uses {name}, which /metrics lacks"
+        );
+    }
 }
