@@ -50,6 +50,9 @@ pub struct RawConfig {
     /// Prices that override or extend the bundled price table.
     #[serde(default)]
     pub pricing: Vec<RawPrice>,
+    /// Response caching (off by default).
+    #[serde(default)]
+    pub cache: super::cache::RawCache,
 }
 
 /// `server:`

@@ -40,6 +40,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub limits: LimitsConfig,
     pub pricing: Vec<RawPrice>,
+    pub cache: super::cache::CacheConfig,
 }
 
 impl Config {
@@ -294,6 +295,7 @@ pub fn validate(
     let auth = tenancy::auth(&raw.auth);
     let admin = tenancy::admin(&mut cx, &raw.admin);
     let limits = tenancy::limits(&mut cx, &raw.limits);
+    let cache = super::cache::cache(&mut cx, &raw.cache, &server.data_dir, store.redis.is_some());
     for (i, p) in raw.pricing.iter().enumerate() {
         if !providers.iter().any(|x| x.name == p.provider) {
             cx.at::<()>(
@@ -325,6 +327,7 @@ pub fn validate(
         admin,
         limits,
         pricing: raw.pricing.clone(),
+        cache,
     })
 }
 
