@@ -53,6 +53,11 @@ impl Config {
         {
             *path = dir.join("sluice.db");
         }
+        if let Some(sem) = &mut self.cache.semantic
+            && sem.path == self.server.data_dir.join("semantic-cache.json")
+        {
+            sem.path = dir.join("semantic-cache.json");
+        }
         self.server.data_dir = dir;
     }
 }
