@@ -162,7 +162,10 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
         Mode::Bypass
     };
     let key = (mode != Mode::Bypass)
-        .then(|| key_for(job, input, policy.scope, controls.key.as_deref()))
+        .then(|| {
+            let stream = input.head().stream;
+            key_for(job, input, policy.scope, controls.key.as_deref(), stream)
+        })
         .flatten();
     let store = match key {
         Some(_) => cache.store().await,
@@ -176,7 +179,18 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
     if mode == Mode::Refresh {
         return miss(job, input, &cache, store, Miss::new(key, ttl, "refresh")).await;
     }
-    if let Some(a) = lookup(job, &*store, &key.exact).await {
+    let stream = input.head().stream;
+    if let Some(a) = lookup(job, &*store, &key.exact, stream).await {
+        mark(job.record, "hit", None);
+        return Ok(a);
+    }
+    // A streaming chat request may be served a non-streamed answer, cut
+    // into chunks.
+    if stream
+        && input.native_body().is_none()
+        && let Some(k) = key_for(job, input, policy.scope, controls.key.as_deref(), false)
+        && let Some(a) = lookup(job, &*store, &k.exact, true).await
+    {
         mark(job.record, "hit", None);
         return Ok(a);
     }
@@ -188,7 +202,7 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
             Ok(v) => {
                 if let Some((k, score)) = index.best(&key.partition, &v)
                     && score >= sem.threshold
-                    && let Some(a) = lookup(job, &*store, &k).await
+                    && let Some(a) = lookup(job, &*store, &k, stream).await
                 {
                     mark(job.record, "hit", Some(score));
                     return Ok(a);
@@ -209,7 +223,7 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
         }
         Join::Follower(rx) => {
             let _ = tokio::time::timeout(MAX_COALESCE_WAIT, inflight::wait(rx)).await;
-            if let Some(a) = lookup(job, &*store, &m.key.exact).await {
+            if let Some(a) = lookup(job, &*store, &m.key.exact, stream).await {
                 mark(job.record, "hit", None);
                 job.record
                     .update(|r| r.route_reason = Some("cache_coalesced".to_owned()));
@@ -220,12 +234,13 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
     }
 }
 
-/// The scope and request keys.
+/// The scope and request keys, for a streaming (`stream`) or complete answer.
 fn key_for(
     job: &Job<'_>,
     input: &ChatInput,
     scope: CacheScope,
     custom: Option<&str>,
+    stream: bool,
 ) -> Option<key::Key> {
     let id = job.ctx.identity;
     let scope = match (id, scope) {
@@ -255,7 +270,7 @@ fn key_for(
     key::compute(&key::Parts {
         scope: &scope,
         surface,
-        stream: input.head().stream,
+        stream,
         model: job.model,
         targets: &targets,
         body,
@@ -263,8 +278,14 @@ fn key_for(
     })
 }
 
-/// The stored answer under `k` as an answer to this request, if any.
-async fn lookup(job: &Job<'_>, store: &dyn CacheStore, k: &str) -> Option<Answer<ChatOutput>> {
+/// The stored answer under `k` as an answer to this request (in stream
+/// form when `stream`), if any.
+async fn lookup(
+    job: &Job<'_>,
+    store: &dyn CacheStore,
+    k: &str,
+    stream: bool,
+) -> Option<Answer<ChatOutput>> {
     let bytes = match store.get(k).await {
         Ok(b) => b?,
         Err(e) => {
@@ -273,6 +294,7 @@ async fn lookup(job: &Job<'_>, store: &dyn CacheStore, k: &str) -> Option<Answer
         }
     };
     let entry = Entry::decode(&bytes)?;
+    let entry = if stream { entry.into_stream()? } else { entry };
     let provider = job.rt.providers.get(&entry.provider)?.clone();
     let upstream_model = entry.upstream_model.clone();
     let saved = entry.cost_usd;

@@ -38,6 +38,8 @@ cache:
   ttl: 10m
   routes:
     nocache: { enabled: false }
+  keys:
+    opt-out: { enabled: false }
 "#;
 
 fn ask(text: &str) -> Value {
@@ -78,7 +80,14 @@ async fn send(h: &Harness, body: &Value, headers: &[(&str, &str)]) -> (String, S
 async fn a_repeated_request_is_a_hit_with_the_same_bytes() {
     let h = Harness::start(CONFIG).await;
     let (s1, b1) = send(&h, &ask("hello cache"), &[]).await;
-    let (s2, b2) = send(&h, &ask("hello cache"), &[]).await;
+    let r = h.chat(&ask("hello cache")).await;
+    let saved: f64 = r.headers()["x-sluice-cache-saved-usd"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(saved > 0.0, "the hit says what it saved");
+    let (s2, b2) = (status(&r), r.text().await.unwrap());
     assert_eq!((s1.as_str(), s2.as_str()), ("miss", "hit"));
     assert_eq!(b1, b2, "the hit is byte-for-byte the stored answer");
     assert_eq!(chat_calls(&h), 1, "the mock got one request");
@@ -127,6 +136,13 @@ async fn tenants_never_share_entries() {
     let r = h.chat_as(&a, &ask("shared question")).await;
     assert_eq!(status(&r), "hit");
     assert_eq!(chat_calls(&h), 2);
+    // A key can opt out by name.
+    let (c, _) = h.create_key(json!({"name": "opt-out"})).await;
+    for _ in 0..2 {
+        let r = h.chat_as(&c, &ask("shared question")).await;
+        assert_eq!(status(&r), "bypass");
+    }
+    assert_eq!(chat_calls(&h), 4);
 }
 
 #[tokio::test]
@@ -208,13 +224,27 @@ async fn a_streamed_answer_is_stored_and_replayed_as_chunks() {
     assert_eq!(n1, n2);
     assert!(u1 && u2);
     assert!(b2.trim_end().ends_with("data: [DONE]"));
+    // A streaming request is served a non-streamed answer cut into chunks.
+    let plain = ask("plain first, then streamed <<mock words=9>>");
+    let (s, complete) = send(&h, &plain, &[]).await;
+    assert_eq!(s, "miss");
+    let mut streamed = plain.clone();
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let (s, b) = send(&h, &streamed, &[]).await;
+    assert_eq!(s, "hit");
+    let v: Value = serde_json::from_str(&complete).unwrap();
+    let (t, n, u) = text(&b);
+    assert_eq!(t, v["choices"][0]["message"]["content"].as_str().unwrap());
+    assert!(n >= 5 && u, "{n} chunks");
+    assert_eq!(chat_calls(&h), 2);
     // A cut stream is never stored.
     let mut cut = ask("cut me <<mock words=12 cut_after=3>>");
     cut["stream"] = json!(true);
     for _ in 0..2 {
         let _ = h.chat(&cut).await.text().await;
     }
-    assert_eq!(chat_calls(&h), 3);
+    assert_eq!(chat_calls(&h), 4);
 }
 
 #[tokio::test]

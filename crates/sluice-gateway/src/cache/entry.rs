@@ -4,7 +4,10 @@
 //!
 //! A replayed stream is the stored chunks, in order, as a chunk stream: the
 //! handler renders them in the client's dialect exactly as it rendered the
-//! original. Usage is marked with provenance `cache`.
+//! original. Usage is marked with provenance `cache`. A complete OpenAI
+//! chat answer can also be replayed as a stream ([`chunks`]).
+
+mod chunks;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -88,6 +91,21 @@ impl Entry {
             Stored::Complete { usage, .. } => *usage,
             Stored::Stream { chunks } => chunks.iter().rev().find_map(|c| c.usage),
         }
+    }
+
+    /// The entry in stream form, for a streaming request: itself when it
+    /// was stored from a stream, a complete OpenAI chat answer cut into
+    /// chunks, `None` for a complete answer in another API's format.
+    pub fn into_stream(self) -> Option<Self> {
+        let body = match &self.body {
+            Stored::Stream { .. } => return Some(self),
+            Stored::Complete { .. } if self.native.is_some() => return None,
+            Stored::Complete { body, usage, .. } => chunks::of_completion(body, *usage)?,
+        };
+        Some(Self {
+            body: Stored::Stream { chunks: body },
+            ..self
+        })
     }
 
     /// The answer to serve on a hit, usage marked as served from cache.
