@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::units::{Dur, Size};
-use super::validate::Ctx;
+use super::validate::{Ctx, ModelConfig, RouteConfig};
 
 /// `cache:` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -198,8 +198,32 @@ pub(super) fn cache(
     raw: &RawCache,
     data_dir: &Path,
     redis_set: bool,
+    known: (&[ModelConfig], &[RouteConfig]),
 ) -> CacheConfig {
     let d = CacheConfig::default();
+    let (models, routes) = known;
+    for name in raw.routes.keys() {
+        if !routes.iter().any(|r| r.name == *name) {
+            cx.at::<()>(
+                format!("cache.routes.{name}"),
+                None,
+                format!("no route is named `{name}`"),
+            );
+        }
+    }
+    if let Some(s) = &raw.semantic {
+        let m = &s.embedding_model.value;
+        let served = models.iter().any(|c| {
+            c.aliases.iter().any(|a| a == m) || crate::routing::pattern_matches(&c.name, m)
+        });
+        if !served {
+            cx.at(
+                "cache.semantic.embedding_model",
+                Some(&s.embedding_model),
+                format!("no entry in `models` serves `{m}`"),
+            );
+        }
+    }
     let backend = raw.store.unwrap_or(CacheBackend::Memory);
     if backend == CacheBackend::Redis && !redis_set {
         cx.at::<()>(
@@ -241,5 +265,62 @@ pub(super) fn cache(
         routes: raw.routes.clone(),
         keys: raw.keys.clone(),
         semantic,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse;
+
+    const BASE: &str = "
+providers:
+  p: { type: openai, base_url: http://127.0.0.1:1/v1, api_key: sk-test-0123456789 }
+models:
+  - { name: chat, provider: p, model: m }
+  - { name: emb, provider: p, model: e }
+";
+
+    fn problems(extra: &str) -> Vec<String> {
+        match parse(&format!("{BASE}{extra}"), "t.yaml", &|_| None) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.problems.into_iter().map(|p| p.path).collect(),
+        }
+    }
+
+    #[test]
+    fn cache_references_are_checked() {
+        assert!(
+            problems("cache: { enabled: true, semantic: { embedding_model: emb } }").is_empty()
+        );
+        assert_eq!(
+            problems("cache: { semantic: { embedding_model: nope } }"),
+            ["cache.semantic.embedding_model"]
+        );
+        assert_eq!(
+            problems("cache: { routes: { nope: { enabled: false } } }"),
+            ["cache.routes.nope"]
+        );
+        assert_eq!(problems("cache: { store: redis }"), ["cache.store"]);
+        assert_eq!(
+            problems("cache: { semantic: { embedding_model: emb, threshold: 2 } }"),
+            ["cache.semantic.threshold"]
+        );
+        assert_eq!(problems("cache: { ttl: 1h, bogus: 1 }").len(), 1);
+    }
+
+    #[test]
+    fn key_overrides_win_over_route_overrides() {
+        let c = parse(
+            &format!("{BASE}cache: {{ enabled: true, ttl: 1h, routes: {{ default: {{ ttl: 2m }} }}, keys: {{ bot: {{ enabled: false }} }} }}"),
+            "t.yaml",
+            &|_| None,
+        )
+        .unwrap()
+        .cache;
+        let p = c.policy("default", Some("id1"), None);
+        assert!(p.enabled);
+        assert_eq!(p.ttl.as_secs(), 120);
+        assert!(!c.policy("default", Some("id1"), Some("bot")).enabled);
+        assert!(c.any_enabled());
     }
 }

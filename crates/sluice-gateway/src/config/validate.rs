@@ -300,7 +300,13 @@ pub fn validate(
     let auth = tenancy::auth(&raw.auth);
     let admin = tenancy::admin(&mut cx, &raw.admin);
     let limits = tenancy::limits(&mut cx, &raw.limits);
-    let cache = super::cache::cache(&mut cx, &raw.cache, &server.data_dir, store.redis.is_some());
+    let cache = super::cache::cache(
+        &mut cx,
+        &raw.cache,
+        &server.data_dir,
+        store.redis.is_some(),
+        (&models, &routes),
+    );
     for (i, p) in raw.pricing.iter().enumerate() {
         if !providers.iter().any(|x| x.name == p.provider) {
             cx.at::<()>(
