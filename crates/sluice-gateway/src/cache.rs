@@ -22,6 +22,7 @@
 
 mod controls;
 mod entry;
+mod fill;
 mod inflight;
 mod key;
 mod semantic;
@@ -40,11 +41,11 @@ use crate::config::Config;
 use crate::config::cache::{CacheBackend, CacheScope};
 use crate::exec::{self, Answer, Job};
 use crate::ledger::Ledger;
-use crate::provider::{ChatInput, ChatOutput, ChatReply};
+use crate::provider::{ChatInput, ChatOutput};
 use crate::record::RecordHandle;
 use controls::Mode;
-use entry::{Entry, Stored};
-use inflight::{Guard, Inflight, Join};
+use entry::Entry;
+use inflight::{Inflight, Join};
 
 /// Largest answer stored, in bytes (a longer stream is passed through
 /// without being kept).
@@ -177,7 +178,14 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
     };
     let ttl = controls.ttl.unwrap_or(policy.ttl);
     if mode == Mode::Refresh {
-        return miss(job, input, &cache, store, Miss::new(key, ttl, "refresh")).await;
+        return fill::miss(
+            job,
+            input,
+            &cache,
+            store,
+            fill::Miss::new(key, ttl, "refresh"),
+        )
+        .await;
     }
     let stream = input.head().stream;
     if let Some(a) = lookup(job, &*store, &key.exact, stream).await {
@@ -214,12 +222,12 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
             }
         }
     }
-    let mut m = Miss::new(key, ttl, "miss");
+    let mut m = fill::Miss::new(key, ttl, "miss");
     m.vector = vector;
     match cache.inflight.join(&m.key.exact) {
         Join::Leader(g) => {
             m.guard = Some(g);
-            miss(job, input, &cache, store, m).await
+            fill::miss(job, input, &cache, store, m).await
         }
         Join::Follower(rx) => {
             let _ = tokio::time::timeout(MAX_COALESCE_WAIT, inflight::wait(rx)).await;
@@ -229,7 +237,7 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
                     .update(|r| r.route_reason = Some("cache_coalesced".to_owned()));
                 return Ok(a);
             }
-            miss(job, input, &cache, store, m).await
+            fill::miss(job, input, &cache, store, m).await
         }
     }
 }
@@ -331,114 +339,4 @@ fn mark(record: &RecordHandle, status: &'static str, similarity: Option<f64>) {
         r.cache = Some(status.to_owned());
         r.cache_similarity = similarity;
     });
-}
-
-/// What storing a miss needs.
-struct Miss {
-    key: key::Key,
-    ttl: Duration,
-    status: &'static str,
-    vector: Option<Vec<f32>>,
-    guard: Option<Guard>,
-}
-
-impl Miss {
-    fn new(key: key::Key, ttl: Duration, status: &'static str) -> Self {
-        Self {
-            key,
-            ttl,
-            status,
-            vector: None,
-            guard: None,
-        }
-    }
-}
-
-/// Goes upstream and stores what comes back complete.
-async fn miss(
-    job: &Job<'_>,
-    input: &ChatInput,
-    cache: &Arc<Cache>,
-    store: Arc<dyn CacheStore>,
-    m: Miss,
-) -> Result<Answer<ChatOutput>, Error> {
-    mark(job.record, m.status, None);
-    let answer = exec::chat(job, input).await?;
-    let Answer {
-        value,
-        provider,
-        upstream_model,
-        upstream_time,
-        attempts,
-        reason,
-        price,
-    } = answer;
-    let ChatOutput {
-        reply,
-        dropped,
-        native,
-    } = value;
-    let head = Entry {
-        provider: provider.name().to_owned(),
-        upstream_model: upstream_model.clone(),
-        native: entry::native_name(native),
-        dropped: dropped.clone(),
-        cost_usd: None,
-        body: Stored::Stream { chunks: Vec::new() },
-    };
-    let semantic = cache.semantic.clone();
-    let save = move |mut e: Entry| {
-        e.cost_usd = price.zip(e.usage()).map(|(p, u)| p.cost(&u));
-        tokio::spawn(async move {
-            if let Some(bytes) = e.encode().filter(|b| b.len() <= MAX_ENTRY_BYTES) {
-                match store.put(&m.key.exact, bytes, m.ttl).await {
-                    Ok(()) => {
-                        if let (Some(index), Some(v)) = (semantic, m.vector) {
-                            index.insert(m.key.partition, m.key.exact.clone(), v, m.ttl);
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "response cache: not stored"),
-                }
-            }
-            drop(m.guard);
-        });
-    };
-    let reply = match reply {
-        ChatReply::Complete(c) => {
-            if let Ok(body) = String::from_utf8(c.body.to_vec()) {
-                save(Entry {
-                    body: Stored::Complete {
-                        body,
-                        usage: c.usage,
-                        model: c.model.clone(),
-                    },
-                    ..head
-                });
-            }
-            ChatReply::Complete(c)
-        }
-        ChatReply::Stream(s) => ChatReply::Stream(tee::tee(
-            s,
-            MAX_ENTRY_BYTES,
-            Box::new(move |chunks| {
-                save(Entry {
-                    body: Stored::Stream { chunks },
-                    ..head
-                });
-            }),
-        )),
-    };
-    Ok(Answer {
-        value: ChatOutput {
-            reply,
-            dropped,
-            native,
-        },
-        provider,
-        upstream_model,
-        upstream_time,
-        attempts,
-        reason,
-        price,
-    })
 }
