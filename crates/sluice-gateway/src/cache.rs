@@ -52,6 +52,8 @@ use inflight::{Inflight, Join};
 const MAX_ENTRY_BYTES: usize = 8 * 1024 * 1024;
 /// Longest a follower waits for the leader of an identical request.
 const MAX_COALESCE_WAIT: Duration = Duration::from_secs(300);
+/// Times a follower waits for a leader before going upstream itself.
+const MAX_COALESCE_ROUNDS: usize = 3;
 /// After Redis could not be reached, how long requests skip the cache
 /// before connecting is tried again.
 const REDIS_RETRY: Duration = Duration::from_secs(5);
@@ -224,22 +226,26 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
     }
     let mut m = fill::Miss::new(key, ttl, "miss");
     m.vector = vector;
-    match cache.inflight.join(&m.key.exact) {
-        Join::Leader(g) => {
-            m.guard = Some(g);
-            fill::miss(job, input, &cache, store, m).await
-        }
-        Join::Follower(rx) => {
-            let _ = tokio::time::timeout(MAX_COALESCE_WAIT, inflight::wait(rx)).await;
-            if let Some(a) = lookup(job, &*store, &m.key.exact, stream).await {
-                mark(job.record, "hit", None);
-                job.record
-                    .update(|r| r.route_reason = Some("cache_coalesced".to_owned()));
-                return Ok(a);
+    // A follower whose leader failed tries to lead (or follow a new
+    // leader) again, a few times, so a failure does not release a herd.
+    for _ in 0..MAX_COALESCE_ROUNDS {
+        match cache.inflight.join(&m.key.exact) {
+            Join::Leader(g) => {
+                m.guard = Some(g);
+                return fill::miss(job, input, &cache, store, m).await;
             }
-            fill::miss(job, input, &cache, store, m).await
+            Join::Follower(rx) => {
+                let _ = tokio::time::timeout(MAX_COALESCE_WAIT, inflight::wait(rx)).await;
+                if let Some(a) = lookup(job, &*store, &m.key.exact, stream).await {
+                    mark(job.record, "hit", None);
+                    job.record
+                        .update(|r| r.route_reason = Some("cache_coalesced".to_owned()));
+                    return Ok(a);
+                }
+            }
         }
     }
+    fill::miss(job, input, &cache, store, m).await
 }
 
 /// The scope and request keys, for a streaming (`stream`) or complete answer.

@@ -347,3 +347,36 @@ async fn a_paraphrase_hits_the_semantic_cache_and_an_unrelated_question_misses()
     let items: Vec<Value> = serde_json::from_slice(&saved).unwrap();
     assert_eq!(items.len(), 2);
 }
+
+#[tokio::test]
+async fn a_failed_leader_hands_over_instead_of_releasing_the_herd() {
+    let h = Harness::start(CONFIG).await;
+    h.client()
+        .post(format!("{}/__mock/script", h.mock.url()))
+        .json(&json!([{"status": 400, "header_delay_ms": 200}]))
+        .send()
+        .await
+        .unwrap();
+    let q = ask("herd <<mock ttft_ms=300>>");
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (client, url, q) = (h.client(), h.endpoint("/v1/chat/completions"), q.clone());
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&q)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    codes.sort_unstable();
+    assert_eq!(codes.iter().filter(|c| **c == 400).count(), 1, "{codes:?}");
+    assert_eq!(chat_calls(&h), 2, "the failed leader, then one new leader");
+}
