@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod defaults;
 mod models;
+pub mod observe;
 pub mod passthrough;
 pub mod raw;
 pub mod routing;

@@ -17,10 +17,12 @@
 //! `docs/request-lifecycle.md` draws the same picture.
 
 pub mod admin;
+pub mod alerts;
 pub mod cache;
 pub mod config;
 pub mod exec;
 pub mod ledger;
+pub mod metrics;
 pub mod passthrough;
 pub mod pipeline;
 pub mod pricing;
@@ -32,5 +34,6 @@ pub mod server;
 pub mod state;
 pub mod tenancy;
 pub mod tokens;
+pub mod traces;
 
 pub use state::{Gateway, Runtime};

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::observe::{RawAlerts, RawLedger, RawTraces};
 use super::routing::{
     RawAdaptive, RawBreaker, RawFallbacks, RawHealthCheck, RawHedge, RawRetries, RawTarget,
     StickyBy, Strategy,
@@ -50,6 +51,15 @@ pub struct RawConfig {
     /// Prices that override or extend the bundled price table.
     #[serde(default)]
     pub pricing: Vec<RawPrice>,
+    /// The request ledger: spool, retention, payloads.
+    #[serde(default)]
+    pub ledger: RawLedger,
+    /// OpenTelemetry trace export.
+    #[serde(default)]
+    pub traces: RawTraces,
+    /// Usage alerts delivered by webhook.
+    #[serde(default)]
+    pub alerts: RawAlerts,
     /// Response caching (off by default).
     #[serde(default)]
     pub cache: super::cache::RawCache,

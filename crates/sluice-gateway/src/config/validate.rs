@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
+use super::observe::{self, AlertsConfig, LedgerConfig, TracesConfig};
 use super::raw::{HfTask, OnModelMismatch, RawConfig, RawProvider, RawTimeouts};
 use super::routing::{GroupPolicy, TargetConfig};
 use super::secret::{Secret, resolve};
@@ -40,6 +41,10 @@ pub struct Config {
     pub admin: AdminConfig,
     pub limits: LimitsConfig,
     pub pricing: Vec<RawPrice>,
+    pub ledger: LedgerConfig,
+    /// OTLP export, when configured.
+    pub traces: Option<TracesConfig>,
+    pub alerts: AlertsConfig,
     pub cache: super::cache::CacheConfig,
 }
 
@@ -57,6 +62,9 @@ impl Config {
             && sem.path == self.server.data_dir.join("semantic-cache.json")
         {
             sem.path = dir.join("semantic-cache.json");
+        }
+        if self.ledger.spool_dir == self.server.data_dir.join("spool") {
+            self.ledger.spool_dir = dir.join("spool");
         }
         self.server.data_dir = dir;
     }
@@ -300,6 +308,9 @@ pub fn validate(
     let auth = tenancy::auth(&raw.auth);
     let admin = tenancy::admin(&mut cx, &raw.admin);
     let limits = tenancy::limits(&mut cx, &raw.limits);
+    let ledger = observe::ledger(&raw.ledger, &server.data_dir);
+    let traces = observe::traces(&mut cx, &raw.traces);
+    let alerts = observe::alerts(&mut cx, &raw.alerts);
     let cache = super::cache::cache(
         &mut cx,
         &raw.cache,
@@ -338,6 +349,9 @@ pub fn validate(
         admin,
         limits,
         pricing: raw.pricing.clone(),
+        ledger,
+        traces,
+        alerts,
         cache,
     })
 }
