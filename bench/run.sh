@@ -53,6 +53,13 @@ $PIN_GW $BIN serve --config "$OUT/bench.yaml" --listen 127.0.0.1:0 --log-format 
 pids+=($!)
 GW=$(wait_url "$OUT/gateway.log")
 
+# A second gateway with the response cache on: after the warm-up's first
+# miss, every request of the cached scenarios is a hit.
+{ cat "$OUT/bench.yaml"; printf 'cache:\n  enabled: true\n'; } > "$OUT/bench-cache.yaml"
+$PIN_GW $BIN serve --config "$OUT/bench-cache.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir "$OUT/cache-data" --log-format json --log-level warn,sluice::request=info > "$OUT/gateway-cache.log" 2>&1 &
+pids+=($!)
+GWC=$(wait_url "$OUT/gateway-cache.log")
+
 run() { # label url extra-args...
   local label=$1 url=$2; shift 2
   $PIN_LOAD $LG --url "$url/v1/chat/completions" --duration "$DURATION" --label "$label" "$@"
@@ -66,6 +73,8 @@ for target in "direct $MOCK" "sluice $GW"; do
   run "$1 closed c=1" "$2" --concurrency 1 >> "$results"
   run "$1 stream c=16" "$2" --concurrency 16 --stream --mock "words=64 itl_ms=20" >> "$results"
 done
+run "cached closed c=32" "$GWC" --concurrency 32 >> "$results"
+run "cached closed c=1" "$GWC" --concurrency 1 >> "$results"
 
 python3 - "$results" <<'PY'
 import json, sys
@@ -88,5 +97,14 @@ errs = {r["label"]: r["errors"] for r in rows if r["errors"]}
 print()
 d1, s1 = by["direct closed c=1"], by["sluice closed c=1"]
 print(f"added latency at c=1: p50 {s1['p50_ms']-d1['p50_ms']:.3f} ms, p99 {s1['p99_ms']-d1['p99_ms']:.3f} ms")
+print()
+print("| cache hit vs proxied to a zero-delay mock | proxied | cache hit | ratio (hit/proxied) |")
+print("|---|---|---|---|")
+for scen in ("closed c=1", "closed c=32"):
+    for key, name in (("p50_ms", "p50"), ("p99_ms", "p99")):
+        p, c = by[f"sluice {scen}"][key], by[f"cached {scen}"][key]
+        print(f"| {name} latency, {scen.split()[1]} (ms) | {p:.3f} | {c:.3f} | {c / p:.2f}x |")
+p, c = by["sluice closed c=32"]["rps"], by["cached closed c=32"]["rps"]
+print(f"| throughput, c=32 (req/s) | {p:.0f} | {c:.0f} | {c / p:.2f}x |")
 print("errors:", errs or "none")
 PY

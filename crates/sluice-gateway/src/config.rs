@@ -9,6 +9,7 @@
 //! Runs at start-up, in `sluice check`, and on every reload; never on the
 //! request path.
 
+pub mod cache;
 pub mod defaults;
 mod models;
 pub mod observe;

@@ -8,8 +8,8 @@
 //! 2. a handler reads the body, parses the few fields it needs
 //!    (`sluice_protocol::openai::request`) and resolves the model through
 //!    [`routing`];
-//! 3. [`pipeline`] admits it against the caller's limits and budgets, and
-//!    [`exec`] runs the attempts against the resolved targets through
+//! 3. [`pipeline`] admits it against the caller's limits and budgets, the
+//!    [`cache`] serves or stores chat answers, and [`exec`] runs the attempts against the resolved targets through
 //!    [`provider`] clients, under deadlines;
 //! 4. the answer is written back in the client's dialect, streams chunk by
 //!    chunk, and the [`record`] is handed to the [`ledger`].
@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod cache;
 pub mod config;
 pub mod exec;
 pub mod ledger;

@@ -9,7 +9,9 @@
 //! 1. admission ([`admission`]): allowed models and routes, then the
 //!    caller's rate limits and budgets, reserved at once; a spent budget
 //!    may switch the request to its fallback model;
-//! 2. execution against the model's targets.
+//! 2. for chat, the response cache ([`crate::cache`]): a hit is served
+//!    from it, a miss goes on and its answer is stored;
+//! 3. execution against the model's targets.
 
 mod admission;
 
@@ -31,7 +33,7 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
     let output = max.map(|m| m.saturating_mul(n));
     match admission::admit(job, output).await? {
         Some(model) => {
-            exec::chat(
+            crate::cache::chat(
                 &Job {
                     model: &model,
                     ..*job
@@ -40,7 +42,7 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
             )
             .await
         }
-        None => exec::chat(job, input).await,
+        None => crate::cache::chat(job, input).await,
     }
 }
 

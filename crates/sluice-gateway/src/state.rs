@@ -35,6 +35,8 @@ pub struct Runtime {
     pub tenancy: Arc<Tenancy>,
     /// Providers served at `/{name}/...` (pass-through and universal).
     pub passthrough: crate::passthrough::Table,
+    /// The response cache (process-wide, shared by every snapshot).
+    pub cache: Arc<crate::cache::Cache>,
     /// Increases by one with every successful reload.
     pub generation: u64,
     /// Active health checks of this snapshot; stop when it is replaced.
@@ -49,6 +51,7 @@ impl Runtime {
         generation: u64,
         stats: &StatsRegistry,
         tenancy: Arc<Tenancy>,
+        cache: Arc<crate::cache::Cache>,
     ) -> Result<Self, Error> {
         let mut providers = HashMap::with_capacity(config.providers.len());
         for p in &config.providers {
@@ -65,6 +68,7 @@ impl Runtime {
             prices,
             tenancy,
             passthrough,
+            cache,
             generation,
             _health: health,
         })
@@ -106,6 +110,8 @@ pub struct Gateway {
     tenancy: Arc<Tenancy>,
     /// Conversations kept for the Responses API's `previous_response_id`.
     responses: Arc<dyn ResponseStore>,
+    /// The response cache, kept across reloads.
+    cache: Arc<crate::cache::Cache>,
 }
 
 impl Gateway {
@@ -126,7 +132,8 @@ impl Gateway {
     ) -> Result<Arc<Self>, Error> {
         crate::tokens::warm_up();
         let stats = StatsRegistry::default();
-        let rt = Runtime::build(config, 1, &stats, tenancy.clone())?;
+        let cache = crate::cache::Cache::new(&config, ledger.clone());
+        let rt = Runtime::build(config, 1, &stats, tenancy.clone(), cache.clone())?;
         Ok(Arc::new(Self {
             runtime: ArcSwap::from_pointee(rt),
             generation: AtomicU64::new(1),
@@ -134,6 +141,7 @@ impl Gateway {
             stats,
             tenancy,
             responses: store,
+            cache,
         }))
     }
 
@@ -176,7 +184,13 @@ impl Gateway {
     /// their snapshot. Returns the new generation.
     pub fn reload(&self, config: Config) -> Result<u64, Error> {
         let generation = self.generation.load(Ordering::Acquire) + 1;
-        let rt = Runtime::build(config, generation, &self.stats, self.tenancy.clone())?;
+        let rt = Runtime::build(
+            config,
+            generation,
+            &self.stats,
+            self.tenancy.clone(),
+            self.cache.clone(),
+        )?;
         self.runtime.store(Arc::new(rt));
         self.generation.store(generation, Ordering::Release);
         Ok(generation)

@@ -9,9 +9,11 @@
 //!   in memory or in Redis.
 //! - [`db`]: the SQL store (SQLite by default, PostgreSQL to scale out),
 //!   which implements [`KeyStore`] and [`RecordSink`].
+//! - [`cache`]: cached LLM responses ([`CacheStore`]), in memory or in Redis.
 //! - [`responses`]: conversation state kept for the Responses API's
 //!   `previous_response_id` ([`responses::ResponseStore`]).
 
+pub mod cache;
 pub mod counters;
 pub mod db;
 pub mod keys;
@@ -20,6 +22,7 @@ pub mod record;
 pub mod responses;
 pub mod sink;
 
+pub use cache::CacheStore;
 pub use db::Db;
 pub use keys::{Consumer, KeyRecord, KeyStore, ResolvedKey, Team};
 pub use record::{Attempt, Identity, Outcome, Payload, RequestRecord};

@@ -158,6 +158,9 @@ pub struct RequestRecord {
     /// `hit`, `miss`, `bypass` or `refresh` when a cache was consulted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<String>,
+    /// The similarity score of a semantic cache hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_similarity: Option<f64>,
     /// Client metadata sent in the `x-sluice-metadata` header.
     pub metadata: Option<serde_json::Value>,
     /// Parameters dropped in translation.
@@ -207,6 +210,7 @@ impl RequestRecord {
             attempts: Vec::new(),
             route_reason: None,
             cache: None,
+            cache_similarity: None,
             metadata: None,
             dropped_params: Vec::new(),
             payload: None,

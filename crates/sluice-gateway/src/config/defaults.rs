@@ -63,6 +63,7 @@ pub fn from_env(env: Env<'_>, listen: SocketAddr) -> Config {
         ledger: super::observe::default_ledger(&PathBuf::from(DEFAULT_DATA_DIR)),
         traces: None,
         alerts: super::observe::AlertsConfig::default(),
+        cache: super::cache::CacheConfig::default(),
     }
 }
 

@@ -60,6 +60,9 @@ pub struct RawConfig {
     /// Usage alerts delivered by webhook.
     #[serde(default)]
     pub alerts: RawAlerts,
+    /// Response caching (off by default).
+    #[serde(default)]
+    pub cache: super::cache::RawCache,
 }
 
 /// `server:`

@@ -45,6 +45,7 @@ pub struct Config {
     /// OTLP export, when configured.
     pub traces: Option<TracesConfig>,
     pub alerts: AlertsConfig,
+    pub cache: super::cache::CacheConfig,
 }
 
 impl Config {
@@ -56,6 +57,11 @@ impl Config {
             && *path == self.server.data_dir.join("sluice.db")
         {
             *path = dir.join("sluice.db");
+        }
+        if let Some(sem) = &mut self.cache.semantic
+            && sem.path == self.server.data_dir.join("semantic-cache.json")
+        {
+            sem.path = dir.join("semantic-cache.json");
         }
         if self.ledger.spool_dir == self.server.data_dir.join("spool") {
             self.ledger.spool_dir = dir.join("spool");
@@ -305,6 +311,13 @@ pub fn validate(
     let ledger = observe::ledger(&raw.ledger, &server.data_dir);
     let traces = observe::traces(&mut cx, &raw.traces);
     let alerts = observe::alerts(&mut cx, &raw.alerts);
+    let cache = super::cache::cache(
+        &mut cx,
+        &raw.cache,
+        &server.data_dir,
+        store.redis.is_some(),
+        (&models, &routes),
+    );
     for (i, p) in raw.pricing.iter().enumerate() {
         if !providers.iter().any(|x| x.name == p.provider) {
             cx.at::<()>(
@@ -339,6 +352,7 @@ pub fn validate(
         ledger,
         traces,
         alerts,
+        cache,
     })
 }
 

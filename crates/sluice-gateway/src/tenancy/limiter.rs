@@ -479,7 +479,11 @@ impl Ticket {
     /// Settles every charge to the record's real usage and cost, in the
     /// background.
     pub fn settle(self, record: &RequestRecord) {
-        let usage = record.usage.unwrap_or_default();
+        // A cache hit spent no provider tokens: it settles to zero.
+        let usage = record
+            .usage
+            .filter(|u| u.source != sluice_protocol::UsageSource::Cache)
+            .unwrap_or_default();
         let cost = record.cost_usd.unwrap_or(0.0);
         let adjustments: Vec<Adjustment> = self
             .held
