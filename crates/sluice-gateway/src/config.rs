@@ -10,6 +10,7 @@
 //! request path.
 
 pub mod defaults;
+pub mod guardrails;
 mod models;
 pub mod passthrough;
 pub mod raw;

@@ -19,6 +19,7 @@
 pub mod admin;
 pub mod config;
 pub mod exec;
+pub mod guard;
 pub mod ledger;
 pub mod passthrough;
 pub mod pipeline;

@@ -22,6 +22,6 @@ pub mod sink;
 
 pub use db::Db;
 pub use keys::{Consumer, KeyRecord, KeyStore, ResolvedKey, Team};
-pub use record::{Attempt, Identity, Outcome, RequestRecord};
+pub use record::{Attempt, Detection, GuardrailEvent, Identity, Outcome, RequestRecord};
 pub use responses::{MemoryResponseStore, ResponseStore, StoredResponse};
 pub use sink::{LogSink, MemorySink, RecordSink, StoreError};

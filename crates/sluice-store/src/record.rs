@@ -150,6 +150,42 @@ pub struct RequestRecord {
     /// Parameters dropped in translation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dropped_params: Vec<String>,
+    /// What each guardrail policy did, in the order they ran. Holds
+    /// detector names and counts, never the matched values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<GuardrailEvent>,
+}
+
+/// One guardrail policy's check of one request or response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GuardrailEvent {
+    /// The policy's configured name.
+    pub policy: String,
+    /// `input` (the prompt) or `output` (the answer).
+    pub stage: String,
+    /// Whether the check actually ran to a verdict. `false` when a remote
+    /// service failed or timed out: the outcome then says which way the
+    /// failure mode went, never `passed`.
+    pub ran: bool,
+    /// `passed`, `flagged` (logged only), `redacted`, `blocked`, `refused`,
+    /// `transformed`, `error_fail_open` or `error_fail_closed`.
+    pub outcome: String,
+    /// Detectors or categories that fired, with how many times.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detections: Vec<Detection>,
+    /// A short note: the failure of a remote check, or the rule that matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A detector (or content category) and how many times it fired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detection {
+    /// The detector name (`openai_key`, `email`, a custom name...) or a
+    /// remote service's category (`Hate`, `Violence`...).
+    pub detector: String,
+    /// Matches found (for remote categories: 1).
+    pub count: u32,
 }
 
 impl RequestRecord {
@@ -177,6 +213,7 @@ impl RequestRecord {
             cache: None,
             metadata: None,
             dropped_params: Vec::new(),
+            guardrails: Vec::new(),
         }
     }
 }

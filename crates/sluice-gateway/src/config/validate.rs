@@ -40,6 +40,8 @@ pub struct Config {
     pub admin: AdminConfig,
     pub limits: LimitsConfig,
     pub pricing: Vec<RawPrice>,
+    /// Guardrail policies, compiled, and where they apply.
+    pub guardrails: super::guardrails::GuardrailsConfig,
 }
 
 impl Config {
@@ -294,6 +296,7 @@ pub fn validate(
     let auth = tenancy::auth(&raw.auth);
     let admin = tenancy::admin(&mut cx, &raw.admin);
     let limits = tenancy::limits(&mut cx, &raw.limits);
+    let guardrails = super::guardrails::guardrails(&mut cx, &raw.guardrails);
     for (i, p) in raw.pricing.iter().enumerate() {
         if !providers.iter().any(|x| x.name == p.provider) {
             cx.at::<()>(
@@ -325,6 +328,7 @@ pub fn validate(
         admin,
         limits,
         pricing: raw.pricing.clone(),
+        guardrails,
     })
 }
 
