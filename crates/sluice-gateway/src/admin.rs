@@ -101,7 +101,10 @@ fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
     RefOr::T(
         utoipa::openapi::ResponseBuilder::new()
             .description(description)
-            .content("application/json", utoipa::openapi::Content::new(Some(schema)))
+            .content(
+                "application/json",
+                utoipa::openapi::Content::new(Some(schema)),
+            )
             .build(),
     )
 }

@@ -23,6 +23,7 @@ pub mod dlp;
 mod input;
 pub mod prompt;
 pub mod refusal;
+pub mod remote;
 pub mod stream;
 
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub enum Kind {
     PromptGuard(prompt::PromptGuard),
     Dlp(Dlp),
     OutputGuard(stream::OutputGuard),
+    Remote(remote::Remote),
 }
 
 /// The policies applying to `job`, in the order they run.
@@ -105,6 +107,17 @@ pub fn blocked(policy: &str, what: &str) -> Error {
     )
 }
 
+/// The error for a call a fail-closed policy could not check.
+pub fn unchecked(policy: &str, what: &str) -> Error {
+    Error::new(
+        ErrorKind::BlockedByGuardrail,
+        format!(
+            "The {what} could not be checked by the `{policy}` guardrail policy (its service \
+             failed or timed out), and that policy fails closed."
+        ),
+    )
+}
+
 /// A ledger entry for `policy` at `stage`.
 pub fn event(policy: &Policy, stage: &str, outcome: &str) -> GuardrailEvent {
     GuardrailEvent {
@@ -142,7 +155,7 @@ pub fn dlp_event(policy: &Policy, d: &Dlp, f: &Findings, stage: &str) -> Guardra
 /// Applies the answer-side policies to `output`: checks and rewrites a
 /// complete answer now, wraps a stream. `vault` holds the values of
 /// `restore` detections to put back.
-pub fn after(
+pub async fn after(
     job: &Job<'_>,
     mut output: ChatOutput,
     policies: &[Arc<Policy>],
@@ -153,6 +166,7 @@ pub fn after(
         .filter(|p| match &p.kind {
             Kind::OutputGuard(_) => true,
             Kind::Dlp(d) => d.output,
+            Kind::Remote(r) => r.output,
             Kind::PromptGuard(_) => false,
         })
         .cloned()
@@ -162,12 +176,12 @@ pub fn after(
     }
     output.reply = match output.reply {
         crate::provider::ChatReply::Complete(mut c) => {
-            c.body = stream::check_complete(job.record, &watched, &vault, c.body)?;
+            c.body = stream::check_complete(job, &watched, &vault, c.body).await?;
             crate::provider::ChatReply::Complete(c)
         }
-        crate::provider::ChatReply::Stream(s) => crate::provider::ChatReply::Stream(
-            stream::guard(s, watched, vault, job.record.clone()),
-        ),
+        crate::provider::ChatReply::Stream(s) => {
+            crate::provider::ChatReply::Stream(stream::guard(s, watched, vault, job.record.clone()))
+        }
     };
     Ok(output)
 }

@@ -36,7 +36,7 @@ pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>
         return Ok(crate::guard::refusal::answer(job, input, policy, text));
     }
     let mut answer = admit_and_run(job, before.input.as_ref().unwrap_or(input)).await?;
-    answer.value = crate::guard::after(job, answer.value, &policies, before.vault)?;
+    answer.value = crate::guard::after(job, answer.value, &policies, before.vault).await?;
     Ok(answer)
 }
 

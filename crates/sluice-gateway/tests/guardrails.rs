@@ -41,17 +41,27 @@ fn user(text: &str) -> Value {
 #[tokio::test]
 async fn pasted_key_is_redacted_before_it_reaches_the_provider() {
     let h = Harness::start(&config(DLP)).await;
-    let resp = h.chat(&user(&format!("debug this: OPENAI_API_KEY={CANARY} please"))).await;
+    let resp = h
+        .chat(&user(&format!(
+            "debug this: OPENAI_API_KEY={CANARY} please"
+        )))
+        .await;
     assert_eq!(resp.status(), 200);
     let sent = h.mock.requests();
     assert_eq!(sent.len(), 1);
     let body = sent[0].body.to_string();
-    assert!(!body.contains(CANARY), "the canary reached the provider: {body}");
+    assert!(
+        !body.contains(CANARY),
+        "the canary reached the provider: {body}"
+    );
     assert!(body.contains("[REDACTED_OPENAI_KEY]"), "{body}");
     let rec = &h.records(1).await[0];
     let g = &rec.guardrails;
     assert_eq!(g.len(), 1, "{g:?}");
-    assert_eq!((g[0].policy.as_str(), g[0].stage.as_str()), ("secrets", "input"));
+    assert_eq!(
+        (g[0].policy.as_str(), g[0].stage.as_str()),
+        ("secrets", "input")
+    );
     assert_eq!(g[0].outcome, "redacted");
     assert!(g[0].ran);
     assert_eq!(g[0].detections[0].detector, "openai_key");
@@ -64,7 +74,10 @@ async fn pasted_key_is_redacted_before_it_reaches_the_provider() {
 async fn pasted_key_is_blocked_where_configured() {
     let h = Harness::start(&config(DLP)).await;
     let resp = h
-        .post("/strict/v1/chat/completions", &user(&format!("key {CANARY}")))
+        .post(
+            "/strict/v1/chat/completions",
+            &user(&format!("key {CANARY}")),
+        )
         .await;
     assert_eq!(resp.status(), 400);
     let err: Value = resp.json().await.unwrap();
@@ -116,7 +129,11 @@ async fn restored_values_come_back_to_the_client() {
     let streamed: String = sse_data(&text)
         .iter()
         .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     assert!(streamed.contains("jane.doe@example.com"), "{streamed}");
     assert!(!streamed.contains("[EMAIL_1]"), "{streamed}");
@@ -166,24 +183,39 @@ async fn prompt_guard_denies_with_a_400_in_each_dialect() {
             {"role": "user", "content": "ok, tell me a joke"}]}))
         .await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(h.mock.requests().len(), 1, "only the clean request was sent");
+    assert_eq!(
+        h.mock.requests().len(),
+        1,
+        "only the clean request was sent"
+    );
 }
 
 #[tokio::test]
 async fn allow_patterns_admit_and_refusals_are_well_formed() {
     let h = Harness::start(&config(PROMPT_GUARD)).await;
-    let resp = h.post("/pinned/v1/chat/completions", &user("tell me about cats")).await;
+    let resp = h
+        .post("/pinned/v1/chat/completions", &user("tell me about cats"))
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(h.mock.requests().len(), 1);
 
-    let resp = h.post("/pinned/v1/chat/completions", &user("tell me about dogs")).await;
+    let resp = h
+        .post("/pinned/v1/chat/completions", &user("tell me about dogs"))
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-sluice-provider"], "guardrail");
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["object"], "chat.completion");
-    assert_eq!(v["choices"][0]["message"]["content"], "I only talk about cats.");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "I only talk about cats."
+    );
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
-    assert_eq!(h.mock.requests().len(), 1, "the refusal did not call the provider");
+    assert_eq!(
+        h.mock.requests().len(),
+        1,
+        "the refusal did not call the provider"
+    );
 
     let mut body = user("tell me about dogs");
     body["stream"] = json!(true);
@@ -196,7 +228,10 @@ async fn allow_patterns_admit_and_refusals_are_well_formed() {
     let data = sse_data(&text);
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
     let first: Value = serde_json::from_str(&data[0]).unwrap();
-    assert_eq!(first["choices"][0]["delta"]["content"], "I only talk about cats.");
+    assert_eq!(
+        first["choices"][0]["delta"]["content"],
+        "I only talk about cats."
+    );
 
     let recs = h.records(3).await;
     let refused = recs
@@ -217,8 +252,24 @@ const OUTPUT_GUARD: &str = r#"
 
 /// The words the mock streams, one per chunk.
 const WORDS: &[&str] = &[
-    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
-    "juliet", "FORBIDDEN", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec",
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "FORBIDDEN",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
 ];
 
 fn scripted(stream: bool) -> Value {
@@ -239,14 +290,21 @@ async fn streamed_output_is_cut_within_the_hold_back_window() {
     let got: String = data
         .iter()
         .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     assert!(!got.contains("FORBIDDEN"), "{got}");
     let full = WORDS.join(" ");
     assert!(full.starts_with(&got), "what was sent is a prefix: {got}");
     // Held back: at least the window, at most the window plus one chunk.
     let held = full.find("FORBIDDEN").unwrap() - got.len();
-    assert!((24..=24 + 10).contains(&held), "held back {held} bytes: {got}");
+    assert!(
+        (24..=24 + 10).contains(&held),
+        "held back {held} bytes: {got}"
+    );
     let rec = &h.records(1).await[0];
     assert_eq!(rec.guardrails[0].outcome, "blocked");
     assert_eq!(rec.guardrails[0].stage, "output");

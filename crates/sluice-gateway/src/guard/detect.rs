@@ -35,7 +35,7 @@ const B: &str = r"(?-u:\b)";
 const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "private_key",
-        pattern: r"-----BEGIN [A-Z ]{0,20}PRIVATE KEY-----[\s\S]{0,8192}?-----END [A-Z ]{0,20}PRIVATE KEY-----",
+        pattern: r"-----BEGIN [A-Z ]{0,20}PRIVATE KEY-----[\s\S]*?-----END [A-Z ]{0,20}PRIVATE KEY-----",
         check: Check::None,
     },
     Builtin {
@@ -120,7 +120,10 @@ pub struct Detector {
 /// A set of detectors compiled into one regex.
 #[derive(Debug, Clone)]
 pub struct Scanner {
+    /// The alternation of every detector: finds match spans in one pass.
     regex: Regex,
+    /// Each detector alone, anchored: says which one a span is.
+    each: Vec<Regex>,
     detectors: Vec<Detector>,
 }
 
@@ -139,8 +142,11 @@ impl Scanner {
     pub fn build(builtins: &[String], custom: &[(String, String)]) -> Result<Self, String> {
         let mut parts = Vec::new();
         let mut detectors = Vec::new();
-        for b in BUILTINS.iter().filter(|b| builtins.iter().any(|n| n == b.name)) {
-            parts.push(format!("(?P<d{}>{})", detectors.len(), b.pattern.replace(r"\b", B)));
+        for b in BUILTINS
+            .iter()
+            .filter(|b| builtins.iter().any(|n| n == b.name))
+        {
+            parts.push(format!("(?:{})", b.pattern.replace(r"\b", B)));
             detectors.push(Detector {
                 name: b.name.to_owned(),
                 check: b.check,
@@ -154,7 +160,7 @@ impl Scanner {
         }
         for (name, pattern) in custom {
             Regex::new(pattern).map_err(|e| format!("custom detector `{name}`: {e}"))?;
-            parts.push(format!("(?P<d{}>{pattern})", detectors.len()));
+            parts.push(format!("(?:{pattern})"));
             detectors.push(Detector {
                 name: name.clone(),
                 check: Check::None,
@@ -167,7 +173,16 @@ impl Scanner {
             Regex::new(&parts.join("|"))
         }
         .map_err(|e| format!("cannot compile detectors: {e}"))?;
-        Ok(Self { regex, detectors })
+        let each = parts
+            .iter()
+            .map(|p| Regex::new(&format!("^{p}$")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("cannot compile detectors: {e}"))?;
+        Ok(Self {
+            regex,
+            each,
+            detectors,
+        })
     }
 
     /// The detectors, indexed by [`Hit::detector`].
@@ -180,9 +195,8 @@ impl Scanner {
         if self.detectors.is_empty() {
             return;
         }
-        for caps in self.regex.captures_iter(text) {
-            let Some(m) = caps.get(0) else { continue };
-            let Some(i) = (0..self.detectors.len()).find(|i| caps.get(*i + 1).is_some()) else {
+        for m in self.regex.find_iter(text) {
+            let Some(i) = self.each.iter().position(|r| r.is_match(m.as_str())) else {
                 continue;
             };
             if passes(self.detectors[i].check, m.as_str()) {
@@ -227,7 +241,7 @@ pub fn luhn(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The ISO 13616 mod-97 check of an IBAN.

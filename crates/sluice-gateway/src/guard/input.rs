@@ -20,7 +20,8 @@ use sluice_protocol::openai::responses::parse_responses;
 use super::body::{rewrite_prompt, turns};
 use super::dlp::Vault;
 use super::prompt::OnBlock;
-use super::{Kind, Policy, blocked, dlp_event, event};
+use super::remote::Subject;
+use super::{Kind, Policy, blocked, dlp_event, event, unchecked};
 use crate::exec::Job;
 use crate::provider::{ChatInput, NativeApi, NativeBody};
 
@@ -157,7 +158,29 @@ pub async fn before(
                     return Err(blocked(&policy.name, "prompt"));
                 }
             }
-            Kind::Dlp(_) | Kind::OutputGuard(_) => {}
+            Kind::Remote(r) if r.input => {
+                let d = ensure(&mut draft, input)?;
+                let turns = d.prompt().map(turns).unwrap_or_default();
+                let route = job.record.read(|rec| rec.meta.route.clone());
+                let subject = Subject {
+                    policy: &policy.name,
+                    stage: "input",
+                    request_id: job.record.id(),
+                    route: &route,
+                    model: job.model,
+                };
+                let (block, e) = r.check(subject, &turns).await;
+                let failed = !e.ran;
+                job.record.update(|rec| rec.guardrails.push(e));
+                if block {
+                    return Err(if failed {
+                        unchecked(&policy.name, "prompt")
+                    } else {
+                        blocked(&policy.name, "prompt")
+                    });
+                }
+            }
+            Kind::Dlp(_) | Kind::OutputGuard(_) | Kind::Remote(_) => {}
         }
     }
     if let Some(d) = draft.filter(|d| d.changed) {

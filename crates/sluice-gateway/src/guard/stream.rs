@@ -22,9 +22,11 @@ use regex::RegexSet;
 use serde_json::Value;
 use sluice_protocol::Error;
 
-use super::body::{answer_text, rewrite_answer};
+use super::body::{Turn, answer_text, rewrite_answer};
 use super::dlp::Vault;
-use super::{Kind, Policy, blocked, dlp_event, event};
+use super::remote::Subject;
+use super::{Kind, Policy, blocked, dlp_event, event, unchecked};
+use crate::exec::Job;
 use crate::provider::ChunkStream;
 use crate::record::RecordHandle;
 
@@ -42,8 +44,8 @@ const DLP_HOLD_BACK: usize = 128;
 
 /// Checks and rewrites a complete answer body (any API's JSON). Bodies
 /// that are not JSON pass unchanged.
-pub fn check_complete(
-    record: &RecordHandle,
+pub async fn check_complete(
+    job: &Job<'_>,
     watched: &[Arc<Policy>],
     vault: &Vault,
     body: Bytes,
@@ -51,6 +53,7 @@ pub fn check_complete(
     let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {
         return Ok(body);
     };
+    let record = job.record;
     let mut changed = false;
     let mut hits = Vec::new();
     for policy in watched {
@@ -67,11 +70,36 @@ pub fn check_complete(
             Kind::Dlp(d) => {
                 let mut f = d.findings();
                 let mut scratch = Vault::default();
-                changed |= rewrite_answer(&mut v, &mut |s| d.apply(s, &mut f, &mut scratch, &mut hits));
+                changed |=
+                    rewrite_answer(&mut v, &mut |s| d.apply(s, &mut f, &mut scratch, &mut hits));
                 let e = dlp_event(policy, d, &f, "output");
                 record.update(|r| r.guardrails.push(e));
                 if f.blocked {
                     return Err(blocked(&policy.name, "answer"));
+                }
+            }
+            Kind::Remote(r) => {
+                let route = record.read(|rec| rec.meta.route.clone());
+                let subject = Subject {
+                    policy: &policy.name,
+                    stage: "output",
+                    request_id: record.id(),
+                    route: &route,
+                    model: job.model,
+                };
+                let turns = [Turn {
+                    role: "assistant".to_owned(),
+                    text: answer_text(&v),
+                }];
+                let (block, e) = r.check(subject, &turns).await;
+                let failed = !e.ran;
+                record.update(|rec| rec.guardrails.push(e));
+                if block {
+                    return Err(if failed {
+                        unchecked(&policy.name, "answer")
+                    } else {
+                        blocked(&policy.name, "answer")
+                    });
                 }
             }
             Kind::PromptGuard(_) => {}
@@ -99,7 +127,7 @@ pub fn guard(
         .map(|p| match &p.kind {
             Kind::OutputGuard(g) => g.hold_back,
             Kind::Dlp(_) => DLP_HOLD_BACK,
-            Kind::PromptGuard(_) => 0,
+            Kind::PromptGuard(_) | Kind::Remote(_) => 0,
         })
         .chain([vault.longest()])
         .max()

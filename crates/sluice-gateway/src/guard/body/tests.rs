@@ -26,7 +26,9 @@ fn rewrites_text_only() {
     let mut v = json!({"model": "secret", "messages": [
         {"role": "user", "name": "secret", "content": "secret here"}
     ]});
-    let changed = rewrite_prompt(&mut v, &mut |s| s.contains("secret").then(|| s.replace("secret", "X")));
+    let changed = rewrite_prompt(&mut v, &mut |s| {
+        s.contains("secret").then(|| s.replace("secret", "X"))
+    });
     assert!(changed);
     assert_eq!(v["model"], "secret");
     assert_eq!(v["messages"][0]["name"], "secret");
@@ -37,7 +39,8 @@ fn rewrites_text_only() {
 fn chunk_and_answer_text() {
     let openai = json!({"choices": [{"delta": {"content": "ab"}}]});
     assert_eq!(chunk_text(&openai), "ab");
-    let anthropic = json!({"type": "content_block_delta", "delta": {"type": "text_delta", "text": "cd"}});
+    let anthropic =
+        json!({"type": "content_block_delta", "delta": {"type": "text_delta", "text": "cd"}});
     assert_eq!(chunk_text(&anthropic), "cd");
     let responses = json!({"type": "response.output_text.delta", "delta": "ef"});
     assert_eq!(chunk_text(&responses), "ef");

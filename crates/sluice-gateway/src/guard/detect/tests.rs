@@ -25,7 +25,10 @@ fn finds_each_builtin() {
         ("xoxb-1234567890-abcdefghij", "slack_token"),
         ("AIzaSyA1234567890abcdefghijklmnopqrstuv", "google_api_key"),
         ("sk_live_abcdefghijklmnop1234", "stripe_key"),
-        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abc123XYZ", "bearer_token"),
+        (
+            "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abc123XYZ",
+            "bearer_token",
+        ),
         ("card 4111 1111 1111 1111 ok", "credit_card"),
         ("mail jane.doe@example.com now", "email"),
         ("call +1 415-555-2671 today", "phone"),
@@ -45,9 +48,18 @@ fn finds_each_builtin() {
 #[test]
 fn checks_reject_lookalikes() {
     let s = all();
-    assert!(found(&s, "order 4111 1111 1111 1112").is_empty(), "Luhn fails");
-    assert!(found(&s, "GB00 WEST 1234 5698 7654 32").is_empty(), "mod 97 fails");
-    assert!(found(&s, "bearer aaaaaaaaaaaaaaaaaaaaaaaa").is_empty(), "low entropy");
+    assert!(
+        found(&s, "order 4111 1111 1111 1112").is_empty(),
+        "Luhn fails"
+    );
+    assert!(
+        found(&s, "GB00 WEST 1234 5698 7654 32").is_empty(),
+        "mod 97 fails"
+    );
+    assert!(
+        found(&s, "bearer aaaaaaaaaaaaaaaaaaaaaaaa").is_empty(),
+        "low entropy"
+    );
     assert!(found(&s, "plain text, nothing here. 3.14 and 42").is_empty());
 }
 

@@ -83,7 +83,7 @@ fn redaction_of_100kb_is_fast() {
     let mut text = String::with_capacity(100 * 1024);
     while text.len() < 100 * 1024 {
         text.push_str(line);
-        if text.len() % 7 == 0 {
+        if text.len().is_multiple_of(7) {
             text.push_str("key sk-canary1234567890abcdefghij ");
         }
     }

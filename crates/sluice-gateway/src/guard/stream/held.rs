@@ -100,8 +100,7 @@ impl Guarded {
             self.cut(i);
             return;
         }
-        while self.pending.len() > 1
-            && self.pending_text - self.pending[0].text.len() >= self.hold
+        while self.pending.len() > 1 && self.pending_text - self.pending[0].text.len() >= self.hold
         {
             self.release_front();
         }
@@ -153,10 +152,8 @@ impl Guarded {
             d.scanner.scan(held, &mut self.hits);
             for h in self.hits.iter().filter(|h| h.start < front) {
                 let name = &d.scanner.detectors()[h.detector].name;
-                if count {
-                    if let Some(c) = self.findings[i].counts.get_mut(h.detector) {
-                        *c += 1;
-                    }
+                if count && let Some(c) = self.findings[i].counts.get_mut(h.detector) {
+                    *c += 1;
                 }
                 if matches!(d.actions[h.detector], Action::Redact | Action::Restore) {
                     if count {
@@ -197,16 +194,14 @@ impl Guarded {
         spans
     }
 
-    /// Moves the second held chunk's text into the first.
-    fn merge_second(&mut self) -> bool {
-        let Some(second_text) = self.pending.get(1).map(|h| h.text.clone()) else {
+    /// Moves the text of the next held chunk that has any into the first
+    /// one. `false` when there is none, or a chunk has no text slot.
+    fn merge_next(&mut self) -> bool {
+        let Some(j) = (1..self.pending.len()).find(|&j| !self.pending[j].text.is_empty()) else {
             return false;
         };
-        let Some(first) = self.pending.front() else {
-            return false;
-        };
-        let merged = format!("{}{second_text}", first.text);
-        let ok = [(0, merged.as_str()), (1, "")].iter().all(|(i, t)| {
+        let merged = format!("{}{}", self.pending[0].text, self.pending[j].text);
+        let ok = [(0, merged.as_str()), (j, "")].iter().all(|(i, t)| {
             self.pending
                 .get(*i)
                 .and_then(|h| h.value.clone())
@@ -215,7 +210,7 @@ impl Guarded {
         if !ok {
             return false;
         }
-        for (i, t) in [(0, merged), (1, String::new())] {
+        for (i, t) in [(0, merged), (j, String::new())] {
             if let Some(h) = self.pending.get_mut(i) {
                 if let Some(v) = &mut h.value {
                     set_chunk_text(v, &t);
@@ -237,7 +232,7 @@ impl Guarded {
                 .map(|s| s.end)
                 .max()
                 .unwrap_or(0);
-            if need <= front || self.pending.len() < 2 || !self.merge_second() {
+            if need <= front || !self.merge_next() {
                 break;
             }
         }
@@ -305,6 +300,12 @@ impl Guarded {
                 let cut = self.cut_by == Some(i);
                 match &p.kind {
                     Kind::Dlp(d) => dlp_event(p, d, &self.findings[i], "output"),
+                    Kind::Remote(_) => {
+                        let mut e = event(p, "output", "not_run");
+                        e.ran = false;
+                        e.note = Some("remote checks do not run on streamed answers".into());
+                        e
+                    }
                     _ if cut => event(p, "output", "blocked"),
                     _ if self.cut_by.is_some() || !self.done => {
                         let mut e = event(p, "output", "passed");
