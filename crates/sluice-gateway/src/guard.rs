@@ -10,14 +10,15 @@
 //! The policies applying to a call are the `global` ones, then those of
 //! every matching rule, in declared order ([`applicable`]). Request side
 //! ([`before`]): each policy in turn sees the prompt as the previous ones
-//! left it: a prompt guard may block or refuse, DLP may block, redact or
-//! count. Answer side ([`after`]): complete answers are checked and
+//! left it: templates and decorators build it, a prompt guard may block or
+//! refuse, DLP may block, redact or count, remote services may block. Answer side ([`after`]): complete answers are checked and
 //! rewritten at once; streams are wrapped by [`stream`], which holds back a
 //! bounded window of text. Every policy leaves a
 //! [`sluice_store::GuardrailEvent`] on the record: detector names and
 //! counts, never values.
 
 pub mod body;
+pub mod compose;
 pub mod detect;
 pub mod dlp;
 mod input;
@@ -53,6 +54,8 @@ pub enum Kind {
     Dlp(Dlp),
     OutputGuard(stream::OutputGuard),
     Remote(remote::Remote),
+    Decorate(compose::Decorate),
+    Template(compose::Templates),
 }
 
 /// The policies applying to `job`, in the order they run.
@@ -167,7 +170,7 @@ pub async fn after(
             Kind::OutputGuard(_) => true,
             Kind::Dlp(d) => d.output,
             Kind::Remote(r) => r.output,
-            Kind::PromptGuard(_) => false,
+            Kind::PromptGuard(_) | Kind::Decorate(_) | Kind::Template(_) => false,
         })
         .cloned()
         .collect();

@@ -44,6 +44,8 @@ struct Draft {
     /// The client's body, for a request that came in on another API.
     native: Option<Value>,
     changed: bool,
+    /// Send the chat form only: a template or decorator changed it.
+    chat_only: bool,
 }
 
 impl Draft {
@@ -64,6 +66,7 @@ impl Draft {
             chat,
             native,
             changed: false,
+            chat_only: false,
         })
     }
 
@@ -90,7 +93,8 @@ impl Draft {
                 .map(Bytes::from)
                 .map_err(|e| Error::internal(format!("cannot encode a request: {e}")))
         };
-        let Some(n) = input.native_body() else {
+        let native_body = input.native_body().filter(|_| !self.chat_only);
+        let Some(n) = native_body else {
             let chat = self.chat.as_ref().map(encode).transpose()?;
             return Ok(ChatInput::new(parse_chat(chat.unwrap_or_default())?));
         };
@@ -180,6 +184,38 @@ pub async fn before(
                     });
                 }
             }
+            Kind::Decorate(dec) => {
+                let d = ensure(&mut draft, input)?;
+                let chat = d.chat.as_mut().ok_or_else(no_chat_form)?;
+                if dec.apply(chat) {
+                    d.changed = true;
+                    d.chat_only = true;
+                }
+                job.record
+                    .update(|r| r.guardrails.push(event(policy, "input", "decorated")));
+            }
+            Kind::Template(t) => {
+                let d = ensure(&mut draft, input)?;
+                let props = [d.chat.as_ref(), d.native.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|v| v.get("properties").and_then(Value::as_object).cloned());
+                let chat = d.chat.as_mut().ok_or_else(no_chat_form)?;
+                let had_props = chat.get("properties").is_some();
+                let rendered = t.apply(chat, props.as_ref());
+                let mut e = event(policy, "input", "passed");
+                if let Ok(Some(names)) = &rendered {
+                    e.outcome = "rendered".to_owned();
+                    e.note = Some(names.join(","));
+                } else if rendered.is_err() {
+                    e.outcome = "blocked".to_owned();
+                }
+                job.record.update(|r| r.guardrails.push(e));
+                if rendered?.is_some() || had_props {
+                    d.changed = true;
+                    d.chat_only = true;
+                }
+            }
             Kind::Dlp(_) | Kind::OutputGuard(_) | Kind::Remote(_) => {}
         }
     }
@@ -187,6 +223,13 @@ pub async fn before(
         out.input = Some(d.into_input(input)?);
     }
     Ok(out)
+}
+
+fn no_chat_form() -> Error {
+    Error::invalid(
+        "This request cannot be templated or decorated: it has no chat form (it uses a \
+         feature only its own API has).",
+    )
 }
 
 fn ensure<'d>(draft: &'d mut Option<Draft>, input: &ChatInput) -> Result<&'d mut Draft, Error> {

@@ -102,7 +102,7 @@ pub async fn check_complete(
                     });
                 }
             }
-            Kind::PromptGuard(_) => {}
+            Kind::PromptGuard(_) | Kind::Decorate(_) | Kind::Template(_) => {}
         }
     }
     changed |= rewrite_answer(&mut v, &mut |s| vault.restore(s));
@@ -127,7 +127,7 @@ pub fn guard(
         .map(|p| match &p.kind {
             Kind::OutputGuard(g) => g.hold_back,
             Kind::Dlp(_) => DLP_HOLD_BACK,
-            Kind::PromptGuard(_) | Kind::Remote(_) => 0,
+            Kind::PromptGuard(_) | Kind::Remote(_) | Kind::Decorate(_) | Kind::Template(_) => 0,
         })
         .chain([vault.longest()])
         .max()

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::config::secret::resolve;
 use crate::config::units::Dur;
 use crate::config::validate::Ctx;
+use crate::guard::compose::{Decorate, Message, Templates};
 use crate::guard::detect::{Scanner, builtin_names};
 use crate::guard::dlp::{Action, Dlp};
 use crate::guard::prompt::{OnBlock, PromptGuard, Roles, Scope};
@@ -32,6 +33,35 @@ pub enum RawPolicy {
     OpenaiModeration(RawModeration),
     /// Any service implementing the webhook contract of `docs/guardrails.md`.
     Webhook(RawWebhook),
+    /// Messages prepended and appended to every prompt.
+    Decorate(RawDecorate),
+    /// Named prompt templates clients invoke with `{template://name}`.
+    Template(RawTemplate),
+}
+
+/// `type: decorate`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDecorate {
+    /// Messages put before the client's (e.g. a company policy preamble).
+    #[serde(default)]
+    pub prepend: Vec<Message>,
+    /// Messages put after the client's.
+    #[serde(default)]
+    pub append: Vec<Message>,
+}
+
+/// `type: template`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTemplate {
+    /// Templates by name: the messages that replace a user message whose
+    /// content is `{template://name}`; `{{variable}}` takes its value from
+    /// the request's `properties`.
+    pub templates: BTreeMap<String, Vec<Message>>,
+    /// Refuse (400) requests that invoke no template. Default `false`.
+    #[serde(default)]
+    pub require: bool,
 }
 
 /// `type: azure_content_safety`
@@ -337,6 +367,24 @@ pub(super) fn build(
                     on_error: w.on_error,
                 },
             )?)
+        }
+        RawPolicy::Decorate(d) => {
+            if d.prepend.is_empty() && d.append.is_empty() {
+                return Err("a decorator needs `prepend` or `append` messages".into());
+            }
+            Kind::Decorate(Decorate {
+                prepend: d.prepend.clone(),
+                append: d.append.clone(),
+            })
+        }
+        RawPolicy::Template(t) => {
+            if t.templates.is_empty() {
+                return Err("`templates` is empty".into());
+            }
+            Kind::Template(Templates {
+                templates: t.templates.clone(),
+                require: t.require,
+            })
         }
     };
     Ok(Policy {
