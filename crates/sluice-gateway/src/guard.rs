@@ -26,6 +26,7 @@ pub mod prompt;
 pub mod refusal;
 pub mod remote;
 pub mod stream;
+pub mod transform;
 
 use std::sync::Arc;
 
@@ -56,6 +57,7 @@ pub enum Kind {
     Remote(remote::Remote),
     Decorate(compose::Decorate),
     Template(compose::Templates),
+    Transform(transform::Transformer),
 }
 
 /// The policies applying to `job`, in the order they run.
@@ -170,6 +172,7 @@ pub async fn after(
             Kind::OutputGuard(_) => true,
             Kind::Dlp(d) => d.output,
             Kind::Remote(r) => r.output,
+            Kind::Transform(t) => !t.request,
             Kind::PromptGuard(_) | Kind::Decorate(_) | Kind::Template(_) => false,
         })
         .cloned()

@@ -74,7 +74,12 @@ impl GuardrailsConfig {
 }
 
 /// Validates `guardrails:`.
-pub(super) fn guardrails(cx: &mut Ctx<'_>, raw: &RawGuardrails) -> GuardrailsConfig {
+/// `known_model` says whether a name is a public model (for transformers).
+pub(super) fn guardrails(
+    cx: &mut Ctx<'_>,
+    raw: &RawGuardrails,
+    known_model: &dyn Fn(&str) -> bool,
+) -> GuardrailsConfig {
     let mut built: BTreeMap<&str, Arc<Policy>> = BTreeMap::new();
     for (name, p) in &raw.policies {
         let path = format!("guardrails.policies.{name}");
@@ -85,7 +90,7 @@ pub(super) fn guardrails(cx: &mut Ctx<'_>, raw: &RawGuardrails) -> GuardrailsCon
                 "policy names use lowercase letters, digits, `_` and `-` (at most 64)",
             );
         }
-        match kinds::build(cx, &path, name, p) {
+        match kinds::build(cx, &path, name, p, known_model) {
             Ok(policy) => {
                 built.insert(name, Arc::new(policy));
             }

@@ -296,7 +296,12 @@ pub fn validate(
     let auth = tenancy::auth(&raw.auth);
     let admin = tenancy::admin(&mut cx, &raw.admin);
     let limits = tenancy::limits(&mut cx, &raw.limits);
-    let guardrails = super::guardrails::guardrails(&mut cx, &raw.guardrails);
+    let known_model = |m: &str| {
+        models.iter().any(|g| {
+            crate::routing::pattern_matches(&g.name, m) || g.aliases.iter().any(|a| a == m)
+        })
+    };
+    let guardrails = super::guardrails::guardrails(&mut cx, &raw.guardrails, &known_model);
     for (i, p) in raw.pricing.iter().enumerate() {
         if !providers.iter().any(|x| x.name == p.provider) {
             cx.at::<()>(

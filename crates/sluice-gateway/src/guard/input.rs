@@ -20,7 +20,8 @@ use sluice_protocol::openai::responses::parse_responses;
 use super::body::{rewrite_prompt, turns};
 use super::dlp::Vault;
 use super::prompt::OnBlock;
-use super::remote::Subject;
+use super::remote::{OnError, Subject};
+use super::transform;
 use super::{Kind, Policy, blocked, dlp_event, event, unchecked};
 use crate::exec::Job;
 use crate::provider::{ChatInput, NativeApi, NativeBody};
@@ -216,7 +217,39 @@ pub async fn before(
                     d.chat_only = true;
                 }
             }
-            Kind::Dlp(_) | Kind::OutputGuard(_) | Kind::Remote(_) => {}
+            Kind::Transform(t) if t.request => {
+                let d = ensure(&mut draft, input)?;
+                let chat = d.chat.as_mut().ok_or_else(no_chat_form)?;
+                let rewritten = match t.ask(job, chat.to_string()).await {
+                    Ok(text) => transform::new_body(&text, chat),
+                    Err(e) => Err(e),
+                };
+                let mut e = event(policy, "input", "transformed");
+                match rewritten {
+                    Ok(new) => {
+                        *chat = new;
+                        d.changed = true;
+                        d.chat_only = true;
+                        job.record.update(|r| r.guardrails.push(e));
+                    }
+                    Err(err) => {
+                        let closed = t.on_error == OnError::Closed;
+                        e.ran = false;
+                        e.outcome = if closed {
+                            "error_fail_closed"
+                        } else {
+                            "error_fail_open"
+                        }
+                        .to_owned();
+                        e.note = Some(err.message().to_owned());
+                        job.record.update(|r| r.guardrails.push(e));
+                        if closed {
+                            return Err(unchecked(&policy.name, "prompt"));
+                        }
+                    }
+                }
+            }
+            Kind::Dlp(_) | Kind::OutputGuard(_) | Kind::Remote(_) | Kind::Transform(_) => {}
         }
     }
     if let Some(d) = draft.filter(|d| d.changed) {

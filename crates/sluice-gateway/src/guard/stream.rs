@@ -24,7 +24,8 @@ use sluice_protocol::Error;
 
 use super::body::{Turn, answer_text, rewrite_answer};
 use super::dlp::Vault;
-use super::remote::Subject;
+use super::remote::{OnError, Subject};
+use super::transform::Transformer;
 use super::{Kind, Policy, blocked, dlp_event, event, unchecked};
 use crate::exec::Job;
 use crate::provider::ChunkStream;
@@ -102,7 +103,10 @@ pub async fn check_complete(
                     });
                 }
             }
-            Kind::PromptGuard(_) | Kind::Decorate(_) | Kind::Template(_) => {}
+            Kind::Transform(t) if !t.request => {
+                changed |= transform_answer(job, policy, t, &mut v).await?;
+            }
+            Kind::PromptGuard(_) | Kind::Decorate(_) | Kind::Template(_) | Kind::Transform(_) => {}
         }
     }
     changed |= rewrite_answer(&mut v, &mut |s| vault.restore(s));
@@ -112,6 +116,49 @@ pub async fn check_complete(
     serde_json::to_vec(&v)
         .map(Bytes::from)
         .map_err(|e| Error::internal(format!("cannot encode an answer: {e}")))
+}
+
+/// Rewrites the assistant message of an OpenAI-shaped answer through a
+/// response transformer. Returns whether it changed.
+async fn transform_answer(
+    job: &Job<'_>,
+    policy: &Policy,
+    t: &Transformer,
+    v: &mut Value,
+) -> Result<bool, Error> {
+    let mut e = event(policy, "output", "transformed");
+    if v.pointer("/choices/0/message/content").is_none() {
+        e.ran = false;
+        e.outcome = "not_run".to_owned();
+        e.note = Some("only OpenAI-shaped answers with text are transformed".to_owned());
+        job.record.update(|r| r.guardrails.push(e));
+        return Ok(false);
+    }
+    match t.ask(job, answer_text(v)).await {
+        Ok(text) => {
+            if let Some(slot) = v.pointer_mut("/choices/0/message/content") {
+                *slot = Value::from(text);
+            }
+            job.record.update(|r| r.guardrails.push(e));
+            Ok(true)
+        }
+        Err(err) => {
+            let closed = t.on_error == OnError::Closed;
+            e.ran = false;
+            e.outcome = if closed {
+                "error_fail_closed"
+            } else {
+                "error_fail_open"
+            }
+            .to_owned();
+            e.note = Some(err.message().to_owned());
+            job.record.update(|r| r.guardrails.push(e));
+            if closed {
+                return Err(unchecked(&policy.name, "answer"));
+            }
+            Ok(false)
+        }
+    }
 }
 
 /// Wraps a stream with the `watched` policies and the restoration of
@@ -127,7 +174,11 @@ pub fn guard(
         .map(|p| match &p.kind {
             Kind::OutputGuard(g) => g.hold_back,
             Kind::Dlp(_) => DLP_HOLD_BACK,
-            Kind::PromptGuard(_) | Kind::Remote(_) | Kind::Decorate(_) | Kind::Template(_) => 0,
+            Kind::PromptGuard(_)
+            | Kind::Remote(_)
+            | Kind::Decorate(_)
+            | Kind::Template(_)
+            | Kind::Transform(_) => 0,
         })
         .chain([vault.longest()])
         .max()

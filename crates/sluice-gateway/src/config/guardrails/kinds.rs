@@ -15,6 +15,7 @@ use crate::guard::dlp::{Action, Dlp};
 use crate::guard::prompt::{OnBlock, PromptGuard, Roles, Scope};
 use crate::guard::remote::{Azure, Moderation, OnError, Remote, Service, Webhook};
 use crate::guard::stream::OutputGuard;
+use crate::guard::transform::Transformer;
 use crate::guard::{Kind, Policy};
 
 /// One policy, chosen by `type`.
@@ -37,6 +38,26 @@ pub enum RawPolicy {
     Decorate(RawDecorate),
     /// Named prompt templates clients invoke with `{template://name}`.
     Template(RawTemplate),
+    /// A model of this gateway rewrites the request body.
+    RequestTransformer(RawTransformer),
+    /// A model of this gateway rewrites complete answers.
+    ResponseTransformer(RawTransformer),
+}
+
+/// `type: request_transformer` or `type: response_transformer`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTransformer {
+    /// A public model of this gateway (under `models:`) that does the rewriting.
+    pub model: String,
+    /// The system message it gets, e.g. "Translate the user messages to
+    /// English; answer with the JSON body only."
+    pub instruction: String,
+    /// How long to wait for its answer. Default `30s`.
+    pub timeout: Option<Dur>,
+    /// Required: `open` keeps the body unchanged when the call fails,
+    /// `closed` refuses the request.
+    pub on_error: OnError,
 }
 
 /// `type: decorate`
@@ -252,6 +273,7 @@ pub(super) fn build(
     path: &str,
     name: &str,
     raw: &RawPolicy,
+    known_model: &dyn Fn(&str) -> bool,
 ) -> Result<Policy, String> {
     let kind = match raw {
         RawPolicy::PromptGuard(p) => {
@@ -384,6 +406,23 @@ pub(super) fn build(
             Kind::Template(Templates {
                 templates: t.templates.clone(),
                 require: t.require,
+            })
+        }
+        RawPolicy::RequestTransformer(t) | RawPolicy::ResponseTransformer(t) => {
+            if !known_model(&t.model) {
+                return Err(format!(
+                    "model: `{}` is not a model of this gateway",
+                    t.model
+                ));
+            }
+            Kind::Transform(Transformer {
+                model: t.model.clone(),
+                instruction: t.instruction.clone(),
+                timeout: t
+                    .timeout
+                    .map_or(std::time::Duration::from_secs(30), |d| d.0),
+                on_error: t.on_error,
+                request: matches!(raw, RawPolicy::RequestTransformer(_)),
             })
         }
     };

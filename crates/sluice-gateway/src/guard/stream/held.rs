@@ -300,10 +300,12 @@ impl Guarded {
                 let cut = self.cut_by == Some(i);
                 match &p.kind {
                     Kind::Dlp(d) => dlp_event(p, d, &self.findings[i], "output"),
-                    Kind::Remote(_) => {
+                    Kind::Remote(_) | Kind::Transform(_) => {
                         let mut e = event(p, "output", "not_run");
                         e.ran = false;
-                        e.note = Some("remote checks do not run on streamed answers".into());
+                        e.note = Some(
+                            "remote checks and transformers do not run on streamed answers".into(),
+                        );
                         e
                     }
                     _ if cut => event(p, "output", "blocked"),
