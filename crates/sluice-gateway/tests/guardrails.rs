@@ -324,6 +324,17 @@ async fn streamed_cut_uses_the_anthropic_dialect_on_messages() {
 }
 
 #[tokio::test]
+async fn streamed_cut_uses_the_responses_dialect() {
+    let h = Harness::start(&config(OUTPUT_GUARD)).await;
+    let body = json!({"model": "gpt-test", "stream": true,
+        "input": format!("<<mock reply={} itl_ms=5>>", WORDS.join("+"))});
+    let text = h.post("/v1/responses", &body).await.text().await.unwrap();
+    assert!(text.contains("event: error"), "{text}");
+    assert!(!text.contains("FORBIDDEN"), "{text}");
+    assert!(!text.contains("response.completed"), "{text}");
+}
+
+#[tokio::test]
 async fn complete_output_with_a_forbidden_pattern_is_refused() {
     let h = Harness::start(&config(OUTPUT_GUARD)).await;
     let resp = h.chat(&scripted(false)).await;

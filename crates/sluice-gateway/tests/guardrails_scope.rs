@@ -129,3 +129,50 @@ async fn refusals_are_answers_in_the_anthropic_dialect_too() {
     assert_eq!(v["content"][0]["text"], "Cats only.");
     assert!(h.mock.requests().is_empty());
 }
+
+#[tokio::test]
+async fn native_bodies_are_redacted_too() {
+    let cfg = r#"
+providers:
+  claude:
+    type: anthropic
+    base_url: MOCK_URL
+    api_key: env:PROVIDER_KEY
+  oai:
+    type: openai
+    base_url: MOCK_URL/v1
+    api_key: env:PROVIDER_KEY
+models:
+  - { name: claude-test, provider: claude, model: claude-sonnet-4-5 }
+  - { name: gpt-test, provider: oai, model: mock-gpt }
+guardrails:
+  policies:
+    redact-keys: { type: dlp, detectors: [openai_key] }
+  global: [redact-keys]
+"#;
+    let h = Harness::start(cfg).await;
+    for model in ["claude-test", "gpt-test"] {
+        let resp = h
+            .post(
+                "/v1/messages",
+                &json!({"model": model, "max_tokens": 20, "system": format!("ops key {CANARY}"),
+                        "messages": [{"role": "user", "content": format!("use {CANARY}")}]}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{model}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["type"], "message");
+    }
+    let sent = h.mock.requests();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].path, "/v1/messages", "sent natively to Anthropic");
+    assert_eq!(
+        sent[1].path, "/v1/chat/completions",
+        "translated for OpenAI"
+    );
+    for s in &sent {
+        let body = s.body.to_string();
+        assert!(!body.contains(CANARY), "{body}");
+        assert_eq!(body.matches("[REDACTED_OPENAI_KEY]").count(), 2, "{body}");
+    }
+}
