@@ -360,4 +360,33 @@ async fn bad_guardrail_config_is_refused_with_its_path() {
     let text = err.to_string();
     assert!(text.contains("guardrails.policies.p"), "{text}");
     assert!(text.contains("guardrails.global[1]"), "{text}");
+
+    let bad = config(
+        r#"
+  policies:
+    d: { type: dlp, detectors: [openai_key, nope] }
+    t: { type: request_transformer, model: missing, instruction: x, on_error: open }
+"#,
+    )
+    .replace("MOCK_URL", "http://127.0.0.1:1");
+    let text = sluice_gateway::config::parse(&bad, "t.yaml", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("unknown detector `nope`"), "{text}");
+    assert!(text.contains("`missing` is not a model"), "{text}");
+
+    let no_choice = config(
+        r#"
+  policies:
+    a: { type: azure_content_safety, endpoint: "http://x", api_key: "k" }
+"#,
+    )
+    .replace("MOCK_URL", "http://127.0.0.1:1");
+    let text = sluice_gateway::config::parse(&no_choice, "t.yaml", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("on_error"),
+        "fail-open or closed must be chosen: {text}"
+    );
 }

@@ -25,6 +25,11 @@ pub struct Webhook {
     pub headers: Vec<(String, Secret)>,
 }
 
+/// At most 200 characters of a service's note, for the ledger.
+fn short(s: &str) -> String {
+    s.chars().take(200).collect()
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Action {
@@ -75,8 +80,13 @@ impl Webhook {
         let a: Answer = remote.post(&self.url, &headers, &body).await?;
         Ok(Verdict {
             block: matches!(a.action, Action::Block),
-            categories: a.categories,
-            reason: a.reason,
+            categories: a
+                .categories
+                .into_iter()
+                .take(16)
+                .map(|c| short(&c))
+                .collect(),
+            reason: a.reason.as_deref().map(short),
         })
     }
 }
