@@ -12,6 +12,8 @@
 //! 503. Every mutating call takes effect on this instance at once and on
 //! other instances within `auth.cache_ttl`.
 
+mod analytics;
+mod csv;
 mod docs;
 pub mod key;
 mod keys;
@@ -58,6 +60,7 @@ pub const ADMIN_KEY_HEADER: &str = "x-sluice-admin-key";
         (name = "teams", description = "Groups of consumers"),
         (name = "usage", description = "Spend, budgets and totals"),
         (name = "gateway", description = "Routes and status"),
+        (name = "analytics", description = "Totals, time series and the request log"),
     )
 )]
 struct AdminDoc;
@@ -180,6 +183,11 @@ pub fn app(gw: Arc<Gateway>, admin_key: Secret) -> Router {
         .routes(routes!(status::usage))
         .routes(routes!(status::routes))
         .routes(routes!(status::status))
+        .routes(routes!(analytics::summary))
+        .routes(routes!(analytics::timeseries))
+        .routes(routes!(analytics::logs))
+        .routes(routes!(analytics::export))
+        .routes(routes!(analytics::log))
         .with_state(gw)
         .split_for_parts();
     let guarded = api.layer(middleware::from_fn(move |req: Request, next: Next| {

@@ -12,6 +12,7 @@
 pub mod defaults;
 pub mod guardrails;
 mod models;
+pub mod observe;
 pub mod passthrough;
 pub mod raw;
 pub mod routing;

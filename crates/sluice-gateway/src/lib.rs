@@ -21,6 +21,7 @@ pub mod config;
 pub mod exec;
 pub mod guard;
 pub mod ledger;
+pub mod metrics;
 pub mod passthrough;
 pub mod pipeline;
 pub mod pricing;

@@ -287,4 +287,59 @@ mod tests {
         let expected = 1.2 + 0.15 + 0.375 + 15.0;
         assert!((p.cost(&u) - expected).abs() < 1e-9, "{}", p.cost(&u));
     }
+
+    #[test]
+    fn every_provider_has_a_priced_model_and_cached_rates_apply() {
+        use ProviderKind as K;
+        let t = PriceTable::bundled();
+        let u = Usage {
+            prompt_tokens: 1_000_000,
+            completion_tokens: 1_000_000,
+            cached_read_tokens: 200_000,
+            ..Usage::default()
+        };
+        // (kind, model, cost of `u` in USD)
+        let cases: &[(K, &str, f64)] = &[
+            // OpenAI: 800k * 1.25 + 200k * 0.125 + 1M * 10
+            (K::Openai, "gpt-5", 1.0 + 0.025 + 10.0),
+            (K::Azure, "gpt-5", 1.0 + 0.025 + 10.0),
+            // Anthropic: 800k * 5 + 200k * 0.5 + 1M * 25
+            (K::Anthropic, "claude-opus-4-5-20251101", 4.0 + 0.1 + 25.0),
+            (K::Gemini, "gemini-2.5-pro", 1.0 + 0.062 + 10.0),
+            (K::Vertex, "gemini-2.5-pro", 1.0 + 0.062 + 10.0),
+            (
+                K::Bedrock,
+                "us.anthropic.claude-sonnet-4-20250514-v1:0",
+                2.4 + 0.06 + 15.0,
+            ),
+            // No cached rate: cached tokens cost the input rate.
+            (K::Cohere, "command-a-03-2025", 2.5 + 10.0),
+            (K::Mistral, "mistral-large-latest", 2.0 + 6.0),
+            (K::Deepseek, "deepseek-chat", 0.216 + 0.014 + 1.1),
+            (K::Groq, "llama-3.3-70b-versatile", 0.59 + 0.79),
+            (
+                K::Together,
+                "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo",
+                0.18 + 0.18,
+            ),
+            (
+                K::Fireworks,
+                "accounts/fireworks/models/llama-v3p1-8b-instruct",
+                0.2 + 0.2,
+            ),
+            (K::Xai, "grok-4", 2.4 + 0.15 + 15.0),
+            (K::Replicate, "meta/meta-llama-3-8b-instruct", 0.05 + 0.25),
+            (K::Ollama, "llama3.2", 0.0),
+        ];
+        for (kind, model, want) in cases {
+            let p = t
+                .lookup(*kind, model)
+                .unwrap_or_else(|| panic!("{kind:?} {model} has a price"));
+            let got = p.cost(&u);
+            assert!(
+                (got - want).abs() < 1e-9,
+                "{kind:?} {model}: {got} != {want}"
+            );
+        }
+    }
 }

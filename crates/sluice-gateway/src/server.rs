@@ -62,7 +62,8 @@ pub const REQUEST_ID_HEADER: &str = "x-sluice-request-id";
 /// The surfaces beyond chat (Anthropic Messages, the Responses API, legacy
 /// completions) are mounted from [`surfaces::app`].
 ///
-/// `/healthz` and `/readyz` sit outside the layers: probes are not traffic.
+/// `/healthz`, `/readyz` and `/metrics` sit outside the layers: probes and
+/// scrapes are not traffic.
 pub fn app(gw: Arc<Gateway>) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(openai::chat))
@@ -83,6 +84,7 @@ pub fn app(gw: Arc<Gateway>) -> Router {
     Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/metrics", get(health::metrics))
         .with_state(gw)
         .merge(api)
 }

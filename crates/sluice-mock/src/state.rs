@@ -55,7 +55,7 @@ pub struct MockState {
 }
 
 /// Most requests kept; older ones are forgotten first.
-pub const LOG_CAPACITY: usize = 10_000;
+pub const LOG_CAPACITY: usize = 50_000;
 
 #[derive(Debug, Default)]
 struct Inner {

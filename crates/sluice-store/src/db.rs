@@ -8,6 +8,7 @@
 //! - [`keys`]: the [`crate::KeyStore`] implementation;
 //! - [`requests`]: the ledger sink ([`crate::RecordSink`]) and spend sums.
 
+pub mod analytics;
 mod keys;
 pub mod requests;
 

@@ -89,16 +89,16 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct AdminArgs {
     /// Admin API URL. Default: admin.listen of --config, else http://127.0.0.1:8081.
-    #[arg(long, env = "SLUICE_ADMIN_URL")]
+    #[arg(long, env = "SLUICE_ADMIN_URL", global = true)]
     pub admin_url: Option<String>,
     /// Admin key. Default: admin.key of --config, else the key file in the data directory.
-    #[arg(long, env = "SLUICE_ADMIN_KEY", hide_env_values = true)]
+    #[arg(long, env = "SLUICE_ADMIN_KEY", hide_env_values = true, global = true)]
     pub admin_key: Option<String>,
     /// Config file, to find the admin address and key.
-    #[arg(long, short, env = "SLUICE_CONFIG")]
+    #[arg(long, short, env = "SLUICE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Print JSON.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
 }
 

@@ -12,7 +12,7 @@ use sluice_gateway::admin::key;
 use sluice_gateway::config::secret::Secret;
 use sluice_gateway::config::tenancy::Database;
 use sluice_gateway::config::{self, Config};
-use sluice_gateway::ledger::Ledger;
+use sluice_gateway::ledger::{Durable, Ledger, SinkSpec, retention};
 use sluice_gateway::provider::ProviderKind;
 use sluice_gateway::reload::Reloader;
 use sluice_gateway::server::{self, ServeOptions};
@@ -109,12 +109,25 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let addr = listen.unwrap_or(cfg.server.listen);
     let tenancy = Tenancy::open(&cfg.store, &cfg.auth).await?;
-    let (ledger, ledger_task) = Ledger::start_many(vec![
-        Arc::new(LogSink {
+    let sinks = vec![
+        SinkSpec::plain(Arc::new(LogSink {
             full_json: log_format == LogFormat::Json,
-        }),
-        Arc::new(tenancy.db().clone()),
-    ]);
+        })),
+        SinkSpec {
+            sink: Arc::new(tenancy.db().clone()),
+            durable: Some(Durable {
+                spool_dir: cfg.ledger.spool_dir.clone(),
+                max_bytes: cfg.ledger.spool_max_bytes,
+                write_timeout: cfg.ledger.write_timeout,
+            }),
+        },
+    ];
+    let (ledger, ledger_task) = Ledger::start_with(sinks, Arc::default())
+        .with_context(|| format!("cannot open the spool {}", cfg.ledger.spool_dir.display()))?;
+    let retention = cfg
+        .ledger
+        .retention
+        .map(|keep| retention::start(tenancy.db().clone(), keep));
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -145,6 +158,9 @@ pub async fn serve(
         let _ = t.await;
     }
     tracing::info!("shutting down: flushing the request ledger");
+    if let Some(r) = retention {
+        r.abort();
+    }
     drop(watch);
     drop(reloader);
     drop(gw);

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::observe::{RawAlerts, RawLedger, RawTraces};
 use super::routing::{
     RawAdaptive, RawBreaker, RawFallbacks, RawHealthCheck, RawHedge, RawRetries, RawTarget,
     StickyBy, Strategy,
@@ -53,6 +54,15 @@ pub struct RawConfig {
     /// Guardrail policies and where they apply; see `docs/guardrails.md`.
     #[serde(default)]
     pub guardrails: super::guardrails::RawGuardrails,
+    /// The request ledger: spool, retention, payloads.
+    #[serde(default)]
+    pub ledger: RawLedger,
+    /// OpenTelemetry trace export.
+    #[serde(default)]
+    pub traces: RawTraces,
+    /// Usage alerts delivered by webhook.
+    #[serde(default)]
+    pub alerts: RawAlerts,
 }
 
 /// `server:`

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
+use super::observe::{self, AlertsConfig, LedgerConfig, TracesConfig};
 use super::raw::{HfTask, OnModelMismatch, RawConfig, RawProvider, RawTimeouts};
 use super::routing::{GroupPolicy, TargetConfig};
 use super::secret::{Secret, resolve};
@@ -42,6 +43,10 @@ pub struct Config {
     pub pricing: Vec<RawPrice>,
     /// Guardrail policies, compiled, and where they apply.
     pub guardrails: super::guardrails::GuardrailsConfig,
+    pub ledger: LedgerConfig,
+    /// OTLP export, when configured.
+    pub traces: Option<TracesConfig>,
+    pub alerts: AlertsConfig,
 }
 
 impl Config {
@@ -53,6 +58,9 @@ impl Config {
             && *path == self.server.data_dir.join("sluice.db")
         {
             *path = dir.join("sluice.db");
+        }
+        if self.ledger.spool_dir == self.server.data_dir.join("spool") {
+            self.ledger.spool_dir = dir.join("spool");
         }
         self.server.data_dir = dir;
     }
@@ -302,6 +310,9 @@ pub fn validate(
         })
     };
     let guardrails = super::guardrails::guardrails(&mut cx, &raw.guardrails, &known_model);
+    let ledger = observe::ledger(&raw.ledger, &server.data_dir);
+    let traces = observe::traces(&mut cx, &raw.traces);
+    let alerts = observe::alerts(&mut cx, &raw.alerts);
     for (i, p) in raw.pricing.iter().enumerate() {
         if !providers.iter().any(|x| x.name == p.provider) {
             cx.at::<()>(
@@ -334,6 +345,9 @@ pub fn validate(
         limits,
         pricing: raw.pricing.clone(),
         guardrails,
+        ledger,
+        traces,
+        alerts,
     })
 }
 

@@ -1,4 +1,5 @@
-//! Liveness and readiness probes. Outside the API layers: not recorded.
+//! Liveness and readiness probes, and the Prometheus scrape endpoint.
+//! Outside the API layers: not recorded.
 
 use std::sync::Arc;
 
@@ -23,7 +24,8 @@ pub async fn ready(State(gw): State<Arc<Gateway>>) -> Json<Value> {
     let t = gw.tenancy();
     let counters = t.counters().health();
     let database_ok = t.db().ping().await;
-    let degraded = counters == CounterHealth::Degraded || !database_ok;
+    let ledger = gw.ledger().counters().state();
+    let degraded = counters == CounterHealth::Degraded || !database_ok || ledger != "ok";
     Json(json!({
         "status": if degraded { "degraded" } else { "ready" },
         "config_generation": rt.generation,
@@ -31,6 +33,19 @@ pub async fn ready(State(gw): State<Arc<Gateway>>) -> Json<Value> {
         "providers": rt.providers.len(),
         "counters": counters_label(counters),
         "database_ok": database_ok,
+        "ledger": ledger,
         "auth": if t.is_open(&rt.config.auth) { "open" } else { "closed" },
     }))
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+pub async fn metrics(State(gw): State<Arc<Gateway>>) -> impl axum::response::IntoResponse {
+    let ledger = gw.ledger();
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        ledger.metrics().render(ledger.counters()),
+    )
 }

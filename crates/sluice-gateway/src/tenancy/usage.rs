@@ -23,8 +23,8 @@ pub struct BudgetStatus {
     pub owner: String,
     pub owner_id: String,
     pub owner_name: String,
-    #[serde(flatten)]
-    pub spec: BudgetSpec,
+    /// The budget as set.
+    pub budget: BudgetSpec,
     pub period_start_ms: i64,
     /// When the budget resets (the next period starts).
     pub resets_at_ms: i64,
@@ -93,7 +93,7 @@ impl Tenancy {
             owner: owner.as_str().to_owned(),
             owner_id: id.to_owned(),
             owner_name: name.to_owned(),
-            spec: spec.clone(),
+            budget: spec.clone(),
             period_start_ms: span.start_ms,
             resets_at_ms: span.end_ms,
             spent_usd: spent,

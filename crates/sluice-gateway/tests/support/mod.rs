@@ -6,7 +6,7 @@ use std::time::Duration;
 use sluice_gateway::Gateway;
 use sluice_gateway::config;
 use sluice_gateway::config::tenancy::Database;
-use sluice_gateway::ledger::Ledger;
+use sluice_gateway::ledger::{Durable, Ledger, SinkSpec};
 use sluice_gateway::server::{self, ServeOptions};
 use sluice_gateway::tenancy::Tenancy;
 use sluice_mock::MockServer;
@@ -71,8 +71,18 @@ impl Harness {
             .await
             .expect("store opens");
         let sink = MemorySink::default();
-        let (ledger, _task) =
-            Ledger::start_many(vec![Arc::new(sink.clone()), Arc::new(tenancy.db().clone())]);
+        let sinks = vec![
+            SinkSpec::plain(Arc::new(sink.clone())),
+            SinkSpec {
+                sink: Arc::new(tenancy.db().clone()),
+                durable: Some(Durable {
+                    spool_dir: data.path().join("spool"),
+                    max_bytes: cfg.ledger.spool_max_bytes,
+                    write_timeout: cfg.ledger.write_timeout,
+                }),
+            },
+        ];
+        let (ledger, _task) = Ledger::start_with(sinks, Default::default()).expect("spool opens");
         let gw = Gateway::new(cfg, ledger, tenancy).expect("gateway builds");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));

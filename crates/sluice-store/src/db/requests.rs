@@ -138,6 +138,32 @@ impl Db {
         totals_from(&row).map_err(unavailable)
     }
 
+    /// Deletes up to `limit` records that started before `before_ms`;
+    /// returns how many went. Called in small chunks by the retention job.
+    pub async fn delete_before(&self, before_ms: i64, limit: i64) -> Result<u64, StoreError> {
+        let q = "DELETE FROM requests WHERE id IN \
+                 (SELECT id FROM requests WHERE started_at < $1 LIMIT $2)";
+        let done = sqlx::query(self.sql(q))
+            .bind(before_ms)
+            .bind(limit)
+            .execute(self.pool())
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
+
+    /// Prompt plus completion tokens of every record whose usage the
+    /// provider reported (for reconciliation).
+    pub async fn provider_tokens(&self) -> Result<i64, StoreError> {
+        let q = "SELECT CAST(COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS BIGINT) AS n \
+                 FROM requests WHERE usage_source = 'provider'";
+        let row = sqlx::query(q)
+            .fetch_one(self.pool())
+            .await
+            .map_err(unavailable)?;
+        row.try_get::<i64, _>("n").map_err(unavailable)
+    }
+
     /// How many records the ledger holds.
     pub async fn count_requests(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM requests")
@@ -150,53 +176,83 @@ impl Db {
 
 #[async_trait]
 impl RecordSink for Db {
+    /// One multi-row, idempotent insert per chunk of [`ROWS_PER_INSERT`]
+    /// records, all in one transaction: a batch costs a few round trips,
+    /// not one per record.
     async fn write_batch(&self, records: &[RequestRecord]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool().begin().await.map_err(unavailable)?;
-        let placeholders: Vec<String> = (1..=NCOLS).map(|i| format!("${i}")).collect();
-        let q = format!(
-            "INSERT INTO requests ({COLS}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
-            placeholders.join(", ")
-        );
-        let q = self.sql(&q).0;
-        for r in records {
-            let u = r.usage.unwrap_or_default();
-            let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-            sqlx::query(sqlx::AssertSqlSafe(q.clone()))
-                .bind(&r.request_id)
-                .bind(as_i64(r.started_at_ms))
-                .bind(r.identity.key_id.clone())
-                .bind(r.identity.consumer.clone())
-                .bind(r.identity.team.clone())
-                .bind(r.meta.route.clone())
-                .bind(r.meta.endpoint.clone())
-                .bind(r.meta.request_model.clone())
-                .bind(r.meta.response_model.clone())
-                .bind(r.meta.provider_name.clone())
-                .bind(r.meta.upstream_model.clone())
-                .bind(i64::from(r.status))
-                .bind(r.outcome.as_str())
-                .bind(i64::from(r.stream))
-                .bind(r.cache.clone())
-                .bind(as_i64(u.prompt_tokens))
-                .bind(as_i64(u.completion_tokens))
-                .bind(as_i64(u.total_tokens()))
-                .bind(as_i64(u.cached_read_tokens))
-                .bind(as_i64(u.cached_write_tokens))
-                .bind(as_i64(u.reasoning_tokens))
-                .bind(r.usage.map(|u| u.source.as_str()))
-                .bind(r.cost_usd)
-                .bind(r.latency_ms)
-                .bind(r.ttft_ms)
-                .bind(r.gateway_ms)
-                .bind(serde_json::to_string(r)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
+        for chunk in records.chunks(ROWS_PER_INSERT) {
+            let q = self.sql(&insert_sql(chunk.len())).0;
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(q));
+            for r in chunk {
+                let u = r.usage.unwrap_or_default();
+                let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                query = query
+                    .bind(r.request_id.clone())
+                    .bind(as_i64(r.started_at_ms))
+                    .bind(r.identity.key_id.clone())
+                    .bind(r.identity.consumer.clone())
+                    .bind(r.identity.team.clone())
+                    .bind(r.meta.route.clone())
+                    .bind(r.meta.endpoint.clone())
+                    .bind(r.meta.request_model.clone())
+                    .bind(r.meta.response_model.clone())
+                    .bind(r.meta.provider_name.clone())
+                    .bind(r.meta.upstream_model.clone())
+                    .bind(i64::from(r.status))
+                    .bind(r.outcome.as_str())
+                    .bind(i64::from(r.stream))
+                    .bind(r.cache.clone())
+                    .bind(as_i64(u.prompt_tokens))
+                    .bind(as_i64(u.completion_tokens))
+                    .bind(as_i64(u.total_tokens()))
+                    .bind(as_i64(u.cached_read_tokens))
+                    .bind(as_i64(u.cached_write_tokens))
+                    .bind(as_i64(u.reasoning_tokens))
+                    .bind(r.usage.map(|u| u.source.as_str()))
+                    .bind(r.cost_usd.unwrap_or(-1.0))
+                    .bind(r.latency_ms)
+                    .bind(r.ttft_ms.unwrap_or(-1.0))
+                    .bind(r.gateway_ms.unwrap_or(-1.0))
+                    .bind(serde_json::to_string(r)?);
+            }
+            query.execute(&mut *tx).await.map_err(unavailable)?;
         }
         tx.commit().await.map_err(unavailable)?;
         Ok(())
     }
+}
+
+/// Rows per `INSERT` statement (27 parameters each, well under both
+/// databases' limits).
+const ROWS_PER_INSERT: usize = 128;
+
+/// `INSERT ... VALUES (...), (...) ON CONFLICT (id) DO NOTHING` for `rows`
+/// rows. Nullable numbers travel as -1 and become NULL in SQL: the `Any`
+/// driver binds an untyped NULL, which a prepared statement would then
+/// expect for every later row.
+fn insert_sql(rows: usize) -> String {
+    let mut q = format!("INSERT INTO requests ({COLS}) VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            q.push_str(", ");
+        }
+        q.push('(');
+        for col in 1..=NCOLS {
+            let n = row * NCOLS + col;
+            if col > 1 {
+                q.push_str(", ");
+            }
+            match col {
+                23 | 25 | 26 => q.push_str(&format!("NULLIF(${n}, -1.0)")),
+                _ => q.push_str(&format!("${n}")),
+            }
+        }
+        q.push(')');
+    }
+    q.push_str(" ON CONFLICT (id) DO NOTHING");
+    q
 }
