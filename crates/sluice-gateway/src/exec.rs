@@ -336,6 +336,7 @@ fn note<T: Attach>(
         latency_ms: ms(took),
         reason: Some(reason.to_owned()),
         usage: None,
+        start_ms: None,
     });
 }
 

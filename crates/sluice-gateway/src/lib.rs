@@ -17,6 +17,7 @@
 //! `docs/request-lifecycle.md` draws the same picture.
 
 pub mod admin;
+pub mod alerts;
 pub mod config;
 pub mod exec;
 pub mod guard;
@@ -33,5 +34,6 @@ pub mod server;
 pub mod state;
 pub mod tenancy;
 pub mod tokens;
+pub mod traces;
 
 pub use state::{Gateway, Runtime};

@@ -103,7 +103,9 @@ fn status_class(status: u16) -> String {
 /// The model label: the public model, for requests that got past model
 /// resolution; `-` otherwise.
 fn model_label(r: &RequestRecord) -> String {
-    let routed = r.meta.provider_name.is_some() || r.outcome != Outcome::BadRequest;
+    let routed = r.meta.provider_name.is_some()
+        || !r.attempts.is_empty()
+        || r.outcome != Outcome::BadRequest;
     match (&r.meta.request_model, routed) {
         (Some(m), true) => m.chars().take(64).collect(),
         _ => "-".into(),

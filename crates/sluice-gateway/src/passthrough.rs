@@ -234,5 +234,6 @@ fn note(
         latency_ms: ms(took),
         reason: Some(reason.to_owned()),
         usage: None,
+        start_ms: None,
     });
 }

@@ -113,7 +113,11 @@ impl RecordHandle {
     }
 
     /// Adds one upstream attempt.
-    pub fn push_attempt(&self, attempt: Attempt) {
+    pub fn push_attempt(&self, mut attempt: Attempt) {
+        let now = self.elapsed().as_secs_f64() * 1000.0;
+        attempt
+            .start_ms
+            .get_or_insert((now - attempt.latency_ms).max(0.0));
         self.update(|r| r.attempts.push(attempt));
     }
 

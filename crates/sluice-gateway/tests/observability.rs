@@ -271,3 +271,79 @@ async fn cost_follows_the_price_table_with_cached_tokens() {
     let got = rec.cost_usd.unwrap();
     assert!((got - want).abs() < 1e-12, "cost {got}, want {want}");
 }
+
+/// A webhook receiver collecting what it is sent.
+async fn webhook() -> (String, std::sync::Arc<parking_lot::Mutex<Vec<Value>>>) {
+    use axum::routing::post;
+    let got: std::sync::Arc<parking_lot::Mutex<Vec<Value>>> = Default::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |axum::Json(v): axum::Json<Value>| {
+            let g = g.clone();
+            async move {
+                g.lock().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+#[tokio::test]
+async fn error_rate_and_budget_alerts_reach_the_webhook_once() {
+    let (hook, got) = webhook().await;
+    let yaml = format!(
+        "{CONFIG}alerts:\n  webhook: {hook}\n  cooldown: 1h\n  rules:\n    - {{ name: gpt-errors, model: gpt, error_rate: 0.3, min_requests: 4, window: 1m }}\n"
+    );
+    let h = Harness::start(&yaml).await;
+    let ask = |text: &str| json!({"model": "gpt", "messages": [{"role": "user", "content": text}]});
+    for _ in 0..3 {
+        let _ = h
+            .post("/v1/chat/completions", &ask("fine"))
+            .await
+            .bytes()
+            .await;
+    }
+    for _ in 0..6 {
+        let r = h
+            .post("/v1/chat/completions", &ask("<<mock status=400>> broken"))
+            .await;
+        assert_eq!(r.status(), 400);
+    }
+    // A key whose budget reaches its alert threshold.
+    let (key, id) = h
+        .create_key(json!({"name": "spender", "budget": {"usd": 0.0005, "period": "daily", "alert_at": 0.5}}))
+        .await;
+    for _ in 0..4 {
+        let _ = h
+            .chat_as(&key, &ask("<<mock words=50>> spend"))
+            .await
+            .bytes()
+            .await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    for _ in 0..100 {
+        if got.lock().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let alerts = got.lock().clone();
+    let errors: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["type"] == "error_rate")
+        .collect();
+    assert_eq!(errors.len(), 1, "cooldown holds repeats: {alerts:?}");
+    assert_eq!(errors[0]["rule"], "gpt-errors");
+    assert_eq!(errors[0]["model"], "gpt");
+    assert!(errors[0]["value"].as_f64().unwrap() > 0.3);
+    let budgets: Vec<&Value> = alerts.iter().filter(|a| a["type"] == "budget").collect();
+    assert_eq!(budgets.len(), 1, "{alerts:?}");
+    assert_eq!(budgets[0]["owner_id"], id.as_str());
+    assert!(budgets[0]["spent_usd"].as_f64().unwrap() >= 0.00025);
+}

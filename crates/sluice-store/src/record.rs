@@ -108,6 +108,9 @@ pub struct Attempt {
     /// answer (a cancelled hedge loser): its prompt, estimated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// When the attempt started, in milliseconds after the request arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<f64>,
 }
 
 /// One request, as the ledger keeps it.
@@ -138,6 +141,16 @@ pub struct RequestRecord {
     pub ttft_ms: Option<f64>,
     /// Time the gateway itself added before the response started.
     pub gateway_ms: Option<f64>,
+    /// W3C trace context: the trace this request belongs to (32 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// This request's span (16 hex digits); `traceparent` sent upstream
+    /// and back to the client names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
+    /// The client's span, from its `traceparent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<String>,
     pub attempts: Vec<Attempt>,
     /// Why the answering target was chosen (see `Attempt::reason`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,6 +221,9 @@ impl RequestRecord {
             latency_ms: 0.0,
             ttft_ms: None,
             gateway_ms: None,
+            trace_id: None,
+            span_id: None,
+            parent_span_id: None,
             attempts: Vec::new(),
             route_reason: None,
             cache: None,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sluice_gateway::Gateway;
 use sluice_gateway::admin::key;
+use sluice_gateway::alerts::AlertSink;
 use sluice_gateway::config::secret::Secret;
 use sluice_gateway::config::tenancy::Database;
 use sluice_gateway::config::{self, Config};
@@ -17,6 +18,7 @@ use sluice_gateway::provider::ProviderKind;
 use sluice_gateway::reload::Reloader;
 use sluice_gateway::server::{self, ServeOptions};
 use sluice_gateway::tenancy::Tenancy;
+use sluice_gateway::traces::TraceSink;
 use sluice_store::LogSink;
 use tokio::net::TcpListener;
 
@@ -109,7 +111,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let addr = listen.unwrap_or(cfg.server.listen);
     let tenancy = Tenancy::open(&cfg.store, &cfg.auth).await?;
-    let sinks = vec![
+    let mut sinks = vec![
         SinkSpec::plain(Arc::new(LogSink {
             full_json: log_format == LogFormat::Json,
         })),
@@ -122,6 +124,13 @@ pub async fn serve(
             }),
         },
     ];
+    if let Some(a) = AlertSink::new(&cfg.alerts, tenancy.clone()) {
+        sinks.push(SinkSpec::plain(Arc::new(a)));
+    }
+    if let Some(t) = &cfg.traces {
+        let sink = TraceSink::new(t.clone()).context("cannot build the OTLP client")?;
+        sinks.push(SinkSpec::plain(Arc::new(sink)));
+    }
     let (ledger, ledger_task) = Ledger::start_with(sinks, Arc::default())
         .with_context(|| format!("cannot open the spool {}", cfg.ledger.spool_dir.display()))?;
     let retention = cfg

@@ -125,5 +125,6 @@ fn lost(job: &Job<'_>, target: &Target, model: &str, started: Instant) {
         latency_ms: ms(started.elapsed()),
         reason: Some("hedge".to_owned()),
         usage: Some(tokens::estimated((job.prompt_tokens)(), 0)),
+        start_ms: None,
     });
 }

@@ -36,6 +36,7 @@ fn counts_render_in_exposition_format() {
         latency_ms: 3.0,
         reason: None,
         usage: None,
+        start_ms: None,
     });
     r.attempts.push(Attempt {
         provider: "backup".into(),
@@ -45,6 +46,7 @@ fn counts_render_in_exposition_format() {
         latency_ms: 3.0,
         reason: Some("fallback_after_upstream_server".into()),
         usage: None,
+        start_ms: None,
     });
     m.observe(&r);
     let mut limited = record("gpt-a", Outcome::RateLimited, 429);

@@ -114,8 +114,23 @@ pub fn transport_error(e: reqwest::Error, provider: &str) -> Error {
     .with_provider(provider)
 }
 
-/// Sends a request, mapping transport failures.
+/// Sends a request, mapping transport failures. Within a request's scope
+/// it carries that request's `traceparent` (replacing any other).
 pub async fn send(rb: reqwest::RequestBuilder, provider: &str) -> Result<reqwest::Response, Error> {
+    let rb = match crate::traces::context::current()
+        .and_then(|tp| reqwest::header::HeaderValue::from_str(&tp).ok())
+    {
+        Some(tp) => {
+            let (client, req) = rb.build_split();
+            let mut req = req.map_err(|e| transport_error(e, provider))?;
+            req.headers_mut().insert("traceparent", tp);
+            return client
+                .execute(req)
+                .await
+                .map_err(|e| transport_error(e, provider));
+        }
+        None => rb,
+    };
     rb.send().await.map_err(|e| transport_error(e, provider))
 }
 

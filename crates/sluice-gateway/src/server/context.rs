@@ -17,12 +17,17 @@ use axum::body::Body;
 use http::{HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use sluice_protocol::{Error, ErrorKind};
+use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
 use super::REQUEST_ID_HEADER;
 use crate::record::RecordHandle;
 use crate::state::{Gateway, Runtime};
 use crate::tenancy::Identity;
+use crate::traces::context as trace;
+
+/// The W3C trace context header.
+const TRACEPARENT: &str = "traceparent";
 
 /// What every handler gets: the config snapshot, the record and the
 /// caller (set by the auth layer; `None` on an open gateway).
@@ -70,7 +75,7 @@ where
 {
     type Response = Response<B>;
     type Error = Infallible;
-    type Future = RecordFuture<S::Future>;
+    type Future = RecordFuture<TaskLocalFuture<Arc<str>, S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -82,14 +87,30 @@ where
             req.method().as_str(),
             req.uri().path(),
         );
+        let incoming = req
+            .headers()
+            .get(TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(trace::parse);
+        let trace_id = incoming
+            .as_ref()
+            .map_or_else(trace::new_trace_id, |p| p.trace_id.clone());
+        let span_id = trace::new_span_id();
+        let traceparent: Arc<str> = trace::format(&trace_id, &span_id).into();
+        record.update(|r| {
+            r.trace_id = Some(trace_id);
+            r.span_id = Some(span_id);
+            r.parent_span_id = incoming.map(|p| p.span_id);
+        });
         req.extensions_mut().insert(RequestCtx {
             rt: self.gw.snapshot(),
             record: record.clone(),
             identity: None,
         });
         RecordFuture {
-            inner: self.inner.call(req),
+            inner: trace::CURRENT.scope(traceparent.clone(), self.inner.call(req)),
             record: Some(record),
+            traceparent,
         }
     }
 }
@@ -100,6 +121,7 @@ pin_project! {
         #[pin]
         inner: F,
         record: Option<RecordHandle>,
+        traceparent: Arc<str>,
     }
 }
 
@@ -116,6 +138,9 @@ where
         if let Some(record) = this.record.take() {
             if let Ok(v) = HeaderValue::from_str(record.id()) {
                 resp.headers_mut().insert(REQUEST_ID_HEADER, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(this.traceparent) {
+                resp.headers_mut().insert(TRACEPARENT, v);
             }
             resp.headers_mut().extend(record.take_headers());
             let status = resp.status().as_u16();

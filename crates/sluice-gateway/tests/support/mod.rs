@@ -71,7 +71,7 @@ impl Harness {
             .await
             .expect("store opens");
         let sink = MemorySink::default();
-        let sinks = vec![
+        let mut sinks = vec![
             SinkSpec::plain(Arc::new(sink.clone())),
             SinkSpec {
                 sink: Arc::new(tenancy.db().clone()),
@@ -82,6 +82,9 @@ impl Harness {
                 }),
             },
         ];
+        if let Some(a) = sluice_gateway::alerts::AlertSink::new(&cfg.alerts, tenancy.clone()) {
+            sinks.push(SinkSpec::plain(Arc::new(a)));
+        }
         let (ledger, _task) = Ledger::start_with(sinks, Default::default()).expect("spool opens");
         let gw = Gateway::new(cfg, ledger, tenancy).expect("gateway builds");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
