@@ -11,6 +11,7 @@
 
 pub mod cache;
 pub mod defaults;
+pub mod guardrails;
 mod models;
 pub mod observe;
 pub mod passthrough;

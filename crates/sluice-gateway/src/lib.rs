@@ -21,6 +21,7 @@ pub mod alerts;
 pub mod cache;
 pub mod config;
 pub mod exec;
+pub mod guard;
 pub mod ledger;
 pub mod metrics;
 pub mod passthrough;

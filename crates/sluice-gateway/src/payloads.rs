@@ -6,7 +6,8 @@
 //! [`Capture`] on the record (holding the request `Bytes`, no copy) and the
 //! answer writers append what they send, up to the size limit. When the
 //! record is finished, and only if the route or key qualifies, the bodies
-//! are truncated, secrets and personal data are replaced by
+//! are truncated, secrets and personal data found by the guardrails'
+//! detectors ([`crate::guard::detect`]) are replaced by
 //! `[REDACTED:<detector>]`, and the result goes into the record. Nothing is
 //! kept for other requests.
 
@@ -14,10 +15,10 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use regex::Regex;
 use sluice_store::Payload;
 
 use crate::config::observe::PayloadConfig;
+use crate::guard::detect::{Scanner, builtin_names};
 
 /// What a request has captured so far.
 #[derive(Debug)]
@@ -74,75 +75,42 @@ impl Capture {
     }
 }
 
-/// Detectors applied before storage, most specific first.
-static DETECTORS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
-    [
-        (
-            "private_key",
-            r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)",
-        ),
-        ("anthropic_key", r"sk-ant-[A-Za-z0-9_\-]{20,}"),
-        ("openai_key", r"sk-(proj-)?[A-Za-z0-9_\-]{20,}"),
-        ("aws_access_key", r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),
-        ("github_token", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
-        ("slack_token", r"\bxox[abposr]-[A-Za-z0-9\-]{10,}\b"),
-        ("google_api_key", r"\bAIza[0-9A-Za-z_\-]{35}\b"),
-        ("stripe_key", r"\b[rs]k_(live|test)_[A-Za-z0-9]{16,}\b"),
-        ("bearer_token", r"(?i)bearer\s+[A-Za-z0-9_\-\.=]{20,}"),
-        (
-            "email",
-            r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b",
-        ),
-        ("credit_card", r"\b(?:\d[ \-]?){13,19}\b"),
-    ]
-    .into_iter()
-    .filter_map(|(name, re)| Regex::new(re).ok().map(|r| (name, r)))
-    .collect()
+/// Every built-in guardrail detector, compiled once.
+static SCANNER: LazyLock<Option<Scanner>> = LazyLock::new(|| {
+    let names: Vec<String> = builtin_names().map(str::to_owned).collect();
+    match Scanner::build(&names, &[]) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::error!(error = %e, "payload redaction detectors do not compile");
+            None
+        }
+    }
 });
 
-/// Luhn check of the digits in `s`.
-fn luhn(s: &str) -> bool {
-    let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
-    if !(13..=19).contains(&digits.len()) {
-        return false;
-    }
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| {
-            if i % 2 == 1 {
-                (d * 2) % 9 + u32::from(*d == 9) * 9
-            } else {
-                *d
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
-}
-
-/// Replaces every detected value in `text`, counting per detector.
+/// Replaces every value the guardrails' built-in detectors find in `text`
+/// with `[REDACTED:<detector>]`, counting per detector. Without a scanner
+/// (it cannot fail to compile, but if it did) nothing is kept at all.
 pub fn redact(text: &str, counts: &mut BTreeMap<String, u64>) -> String {
-    let mut out = text.to_owned();
-    for (name, re) in DETECTORS.iter() {
-        if !re.is_match(&out) {
-            continue;
-        }
-        let mut n = 0;
-        let replaced = re.replace_all(&out, |c: &regex::Captures<'_>| {
-            let m = &c[0];
-            if *name == "credit_card" && !luhn(m) {
-                return m.to_owned();
-            }
-            n += 1;
-            format!("[REDACTED:{name}]")
-        });
-        let replaced = replaced.into_owned();
-        if n > 0 {
-            *counts.entry((*name).to_owned()).or_default() += n;
-            out = replaced;
-        }
+    let Some(scanner) = SCANNER.as_ref() else {
+        return "[REDACTED:unavailable]".to_owned();
+    };
+    let mut hits = Vec::new();
+    scanner.scan(text, &mut hits);
+    if hits.is_empty() {
+        return text.to_owned();
     }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for h in hits {
+        let name = &scanner.detectors()[h.detector].name;
+        out.push_str(&text[at..h.start]);
+        out.push_str("[REDACTED:");
+        out.push_str(name);
+        out.push(']');
+        *counts.entry(name.clone()).or_default() += 1;
+        at = h.end;
+    }
+    out.push_str(&text[at..]);
     out
 }
 

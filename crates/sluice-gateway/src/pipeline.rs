@@ -6,12 +6,18 @@
 //! functions; they never call the executor directly. The cross-cutting
 //! policies that need the parsed request are applied here, in one place,
 //! around [`crate::exec`], in this order:
-//! 1. admission ([`admission`]): allowed models and routes, then the
+//! 1. chat-like calls only: the request side of the guardrails
+//!    ([`crate::guard`]): prompt guard, DLP (block, redact, restore, log),
+//!    in the declared order; a blocked prompt stops here (a 400, or a
+//!    refusal answer) and never reserves budget;
+//! 2. admission ([`admission`]): allowed models and routes, then the
 //!    caller's rate limits and budgets, reserved at once; a spent budget
 //!    may switch the request to its fallback model;
-//! 2. for chat, the response cache ([`crate::cache`]): a hit is served
+//! 3. for chat, the response cache ([`crate::cache`]): a hit is served
 //!    from it, a miss goes on and its answer is stored;
-//! 3. execution against the model's targets.
+//! 4. execution against the model's targets;
+//! 5. chat-like calls only: the answer side of the guardrails (output
+//!    guard, output DLP, restoration), on complete answers and streams.
 
 mod admission;
 
@@ -23,6 +29,20 @@ use crate::provider::{ChatInput, ChatOutput, Completion, EmbedInput, NativeBody,
 
 /// A chat call.
 pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>, Error> {
+    let policies = crate::guard::applicable(job);
+    if policies.is_empty() {
+        return admit_and_run(job, input).await;
+    }
+    let before = crate::guard::before(job, input, &policies).await?;
+    if let Some((policy, text)) = &before.refusal {
+        return Ok(crate::guard::refusal::answer(job, input, policy, text));
+    }
+    let mut answer = admit_and_run(job, before.input.as_ref().unwrap_or(input)).await?;
+    answer.value = crate::guard::after(job, answer.value, &policies, before.vault).await?;
+    Ok(answer)
+}
+
+async fn admit_and_run(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>, Error> {
     let object = &input.raw().object;
     let max: Option<u64> = object
         .get_as("max_completion_tokens")

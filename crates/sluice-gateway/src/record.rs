@@ -82,6 +82,21 @@ impl RecordHandle {
         }))
     }
 
+    /// A new record for a call made on behalf of this request (a guardrail
+    /// transformer's LLM call): same ledger, caller and route, its own id,
+    /// and `metadata.parent_request_id` pointing back here.
+    pub fn child(&self, method: &str, path: &str) -> Self {
+        let child = Self::start(self.0.ledger.clone(), method, path);
+        let (identity, route) = self.read(|r| (r.identity.clone(), r.meta.route.clone()));
+        let parent = self.id().to_owned();
+        child.update(|r| {
+            r.identity = identity;
+            r.meta.route = route;
+            r.metadata = Some(serde_json::json!({ "parent_request_id": parent }));
+        });
+        child
+    }
+
     /// The request id (UUIDv7).
     pub fn id(&self) -> &str {
         &self.0.id

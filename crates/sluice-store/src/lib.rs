@@ -25,6 +25,6 @@ pub mod sink;
 pub use cache::CacheStore;
 pub use db::Db;
 pub use keys::{Consumer, KeyRecord, KeyStore, ResolvedKey, Team};
-pub use record::{Attempt, Identity, Outcome, Payload, RequestRecord};
+pub use record::{Attempt, Detection, GuardrailEvent, Identity, Outcome, Payload, RequestRecord};
 pub use responses::{MemoryResponseStore, ResponseStore, StoredResponse};
 pub use sink::{LogSink, MemorySink, RecordSink, StoreError};

@@ -169,6 +169,10 @@ pub struct RequestRecord {
     /// Request and response bodies, when payload logging applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Payload>,
+    /// What each guardrail policy did, in the order they ran. Holds
+    /// detector names and counts, never the matched values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<GuardrailEvent>,
 }
 
 /// The bodies of one request, redacted and truncated before storage.
@@ -182,6 +186,38 @@ pub struct Payload {
     /// Values replaced before storage, per detector (`openai_key`, `email`...).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub redacted: std::collections::BTreeMap<String, u64>,
+}
+
+/// One guardrail policy's check of one request or response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GuardrailEvent {
+    /// The policy's configured name.
+    pub policy: String,
+    /// `input` (the prompt) or `output` (the answer).
+    pub stage: String,
+    /// Whether the check actually ran to a verdict. `false` when a remote
+    /// service failed or timed out: the outcome then says which way the
+    /// failure mode went, never `passed`.
+    pub ran: bool,
+    /// `passed`, `flagged` (logged only), `redacted`, `blocked`, `refused`,
+    /// `transformed`, `error_fail_open` or `error_fail_closed`.
+    pub outcome: String,
+    /// Detectors or categories that fired, with how many times.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detections: Vec<Detection>,
+    /// A short note: the failure of a remote check, or the rule that matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A detector (or content category) and how many times it fired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detection {
+    /// The detector name (`openai_key`, `email`, a custom name...) or a
+    /// remote service's category (`Hate`, `Violence`...).
+    pub detector: String,
+    /// Matches found (for remote categories: 1).
+    pub count: u32,
 }
 
 impl RequestRecord {
@@ -214,6 +250,7 @@ impl RequestRecord {
             metadata: None,
             dropped_params: Vec::new(),
             payload: None,
+            guardrails: Vec::new(),
         }
     }
 }

@@ -60,6 +60,7 @@ pub fn from_env(env: Env<'_>, listen: SocketAddr) -> Config {
         admin: default_admin(),
         limits: LimitsConfig::default(),
         pricing: Vec::new(),
+        guardrails: super::guardrails::GuardrailsConfig::default(),
         ledger: super::observe::default_ledger(&PathBuf::from(DEFAULT_DATA_DIR)),
         traces: None,
         alerts: super::observe::AlertsConfig::default(),

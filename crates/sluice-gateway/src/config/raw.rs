@@ -51,6 +51,9 @@ pub struct RawConfig {
     /// Prices that override or extend the bundled price table.
     #[serde(default)]
     pub pricing: Vec<RawPrice>,
+    /// Guardrail policies and where they apply; see `docs/guardrails.md`.
+    #[serde(default)]
+    pub guardrails: super::guardrails::RawGuardrails,
     /// The request ledger: spool, retention, payloads.
     #[serde(default)]
     pub ledger: RawLedger,

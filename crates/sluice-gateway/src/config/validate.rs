@@ -41,6 +41,8 @@ pub struct Config {
     pub admin: AdminConfig,
     pub limits: LimitsConfig,
     pub pricing: Vec<RawPrice>,
+    /// Guardrail policies, compiled, and where they apply.
+    pub guardrails: super::guardrails::GuardrailsConfig,
     pub ledger: LedgerConfig,
     /// OTLP export, when configured.
     pub traces: Option<TracesConfig>,
@@ -308,6 +310,12 @@ pub fn validate(
     let auth = tenancy::auth(&raw.auth);
     let admin = tenancy::admin(&mut cx, &raw.admin);
     let limits = tenancy::limits(&mut cx, &raw.limits);
+    let known_model = |m: &str| {
+        models.iter().any(|g| {
+            crate::routing::pattern_matches(&g.name, m) || g.aliases.iter().any(|a| a == m)
+        })
+    };
+    let guardrails = super::guardrails::guardrails(&mut cx, &raw.guardrails, &known_model);
     let ledger = observe::ledger(&raw.ledger, &server.data_dir);
     let traces = observe::traces(&mut cx, &raw.traces);
     let alerts = observe::alerts(&mut cx, &raw.alerts);
@@ -349,6 +357,7 @@ pub fn validate(
         admin,
         limits,
         pricing: raw.pricing.clone(),
+        guardrails,
         ledger,
         traces,
         alerts,
