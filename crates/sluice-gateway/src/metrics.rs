@@ -93,6 +93,8 @@ fn bounds_of(name: &str) -> &'static [f64] {
 #[derive(Default)]
 pub struct Metrics {
     families: Mutex<Families>,
+    /// Requests being served now (kept by the shedding layer).
+    pub in_flight: std::sync::atomic::AtomicUsize,
 }
 
 /// The `2xx`/`4xx`/`5xx` class of a status.

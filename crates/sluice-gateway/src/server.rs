@@ -20,6 +20,7 @@ mod openai;
 mod passthrough;
 mod responses;
 mod select;
+mod shed;
 mod sse;
 mod surfaces;
 mod universal;
@@ -53,10 +54,13 @@ pub const REQUEST_ID_HEADER: &str = "x-sluice-request-id";
 ///    ones refused by an inner layer or a panic, is recorded exactly once.
 /// 2. [`CatchPanicLayer`]: a panic in a handler becomes a 500 in OpenAI
 ///    shape instead of a dropped connection.
-/// 3. [`AuthLayer`]: resolves the caller's key (401 when one is needed and
+/// 3. [`shed::ShedLayer`]: refuses requests over `server.max_in_flight`
+///    with 503 at once (never queued); before auth so a flood costs
+///    nothing more.
+/// 4. [`AuthLayer`]: resolves the caller's key (401 when one is needed and
 ///    missing or invalid). Inside the record layer so refusals are recorded,
 ///    and before any handler reads the body.
-/// 4. `Extension` of the Responses API store ([`Gateway::responses`]), read
+/// 5. `Extension` of the Responses API store ([`Gateway::responses`]), read
 ///    by the `/v1/responses` handlers.
 ///
 /// The surfaces beyond chat (Anthropic Messages, the Responses API, legacy
@@ -78,6 +82,7 @@ pub fn app(gw: Arc<Gateway>) -> Router {
             ServiceBuilder::new()
                 .layer(RecordLayer::new(gw.clone()))
                 .layer(CatchPanicLayer::custom(errors::panic_response))
+                .layer(shed::ShedLayer::new(gw.ledger().metrics().clone()))
                 .layer(AuthLayer)
                 .layer(Extension(gw.responses().clone())),
         );

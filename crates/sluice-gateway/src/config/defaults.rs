@@ -46,6 +46,7 @@ pub fn from_env(env: Env<'_>, listen: SocketAddr) -> Config {
             listen,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             max_body_bytes: usize::try_from(DEFAULT_MAX_BODY).unwrap_or(usize::MAX),
+            max_in_flight: super::validate::DEFAULT_MAX_IN_FLIGHT,
             responses: ResponsesConfig::default(),
         },
         providers,

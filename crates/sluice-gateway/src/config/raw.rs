@@ -78,6 +78,9 @@ pub struct RawServer {
     pub data_dir: Option<String>,
     /// Largest request body accepted; larger bodies get 413. Default `32MiB`.
     pub max_body_size: Option<Size>,
+    /// Most requests in flight at once; more are shed at once with 503 and
+    /// `Retry-After`, never queued. Default 4096.
+    pub max_in_flight: Option<usize>,
     /// Default timeouts for every provider that does not set its own.
     pub timeouts: Option<RawTimeouts>,
     /// Conversation state the gateway keeps for the Responses API's

@@ -78,6 +78,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub max_body_bytes: usize,
+    /// Most requests in flight at once (the rest get 503).
+    pub max_in_flight: usize,
     pub responses: ResponsesConfig,
 }
 
@@ -400,9 +402,17 @@ fn server(cx: &mut Ctx<'_>, raw: &RawConfig) -> ServerConfig {
         listen,
         data_dir: PathBuf::from(raw.server.data_dir.as_deref().unwrap_or(DEFAULT_DATA_DIR)),
         max_body_bytes: usize::try_from(max_body).unwrap_or(usize::MAX),
+        max_in_flight: raw
+            .server
+            .max_in_flight
+            .unwrap_or(DEFAULT_MAX_IN_FLIGHT)
+            .max(1),
         responses,
     }
 }
+
+/// The default of `server.max_in_flight`.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4096;
 
 fn fallback_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))

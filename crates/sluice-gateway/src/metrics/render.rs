@@ -154,6 +154,11 @@ impl Metrics {
                 u64::from(ledger.sink_down.load(Ordering::Relaxed)),
             ),
         ];
+        let in_flight = self.in_flight.load(Ordering::Relaxed) as u64;
+        let _ = writeln!(
+            out,
+            "# HELP sluice_in_flight_requests Requests being served now.\n# TYPE sluice_in_flight_requests gauge\nsluice_in_flight_requests {in_flight}"
+        );
         for (name, kind, help, v) in gauges {
             let _ = writeln!(
                 out,
