@@ -340,7 +340,10 @@ pub async fn log(
 #[utoipa::path(get, path = "/v1/logs/export", operation_id = "exportLogs", tag = "analytics",
     params(Filter, Page),
     responses(
-        (status = 200, description = "CSV (text/csv) or a JSON array of log lines", content_type = "text/csv", body = String),
+        (status = 200, description = "CSV or a JSON array of log lines", content(
+            (Vec<LogRow> = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 400, body = ErrorBody),
     ))]
 pub async fn export(
