@@ -1,5 +1,5 @@
 """A virtual key is shown once, when created, and never again: not in logs
-(at debug level), request records, the data directory (SQLite and its WAL),
+(at trace level), request records, the data directory (SQLite and its WAL),
 admin answers, response headers, or what reaches the provider.
 """
 
@@ -40,7 +40,7 @@ def scan_dir(root: str, needle: bytes) -> list[str]:
 def test_a_key_is_never_stored_logged_or_shown_again(mock):
     g = gateway(
         CONFIG.format(mock=mock.url),
-        env={"TEST_PROVIDER_KEY": PROVIDER_KEY, "RUST_LOG": "debug"},
+        env={"TEST_PROVIDER_KEY": PROVIDER_KEY, "RUST_LOG": "trace"},
     )
     try:
         created = json.loads(cli(g, "keys", "create", "--name", "secrecy", "--limit", "requests=3/1m", "--json"))
@@ -81,6 +81,12 @@ def test_a_key_is_never_stored_logged_or_shown_again(mock):
             httpx.get(f"{g.admin_url}/v1/keys", headers={"authorization": f"Bearer {admin_key(g)}"}).text
         )
         seen_after.append(json.dumps(mock.requests()))
+        seen_after.append(httpx.get(f"{g.url}/metrics").text)
+        seen_after.append(httpx.get(f"{g.url}/readyz").text)
+        for path in ("/v1/logs/export?format=csv", "/v1/analytics/summary?group_by=key"):
+            seen_after.append(
+                httpx.get(f"{g.admin_url}{path}", headers={"authorization": f"Bearer {admin_key(g)}"}).text
+            )
 
         for text in seen_after:
             assert secret not in text and wrong not in text
@@ -91,7 +97,7 @@ def test_a_key_is_never_stored_logged_or_shown_again(mock):
         g.p.wait(15)
         assert scan_dir(g.data_dir, secret.encode()) == []
         logs = "\n".join(g.lines)
-        assert "DEBUG" in logs or '"level":"DEBUG"' in logs
+        assert "TRACE" in logs or '"level":"TRACE"' in logs
         assert secret not in logs and wrong not in logs
         assert secret[len("sk-sluice-"):] not in logs
         assert PROVIDER_KEY not in logs
