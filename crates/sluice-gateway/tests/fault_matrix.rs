@@ -18,7 +18,7 @@ providers:
     type: openai
     base_url: MOCK_URL/v1
     api_key: env:PROVIDER_KEY
-    timeouts: { connect: 1s, first_token: 1s, idle: 1s, total: 10s }
+    timeouts: { connect: 1s, first_token: 2s, idle: 2s, total: 20s }
   dead:
     type: openai
     base_url: http://127.0.0.1:9/v1
@@ -189,7 +189,7 @@ const CASES: &[Case] = &[
     case(
         "huge response",
         "gpt",
-        "huge_bytes=8000000",
+        "huge_bytes=2000000",
         false,
         200,
         false,
@@ -198,7 +198,7 @@ const CASES: &[Case] = &[
     case(
         "huge response, streamed",
         "gpt",
-        "huge_bytes=8000000",
+        "huge_bytes=2000000",
         true,
         200,
         false,

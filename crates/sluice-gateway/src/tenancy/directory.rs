@@ -34,8 +34,13 @@ pub fn now_ms() -> i64 {
 /// The key directory.
 pub struct Directory {
     store: Arc<dyn KeyStore>,
-    found: Cache<String, Arc<Identity>>,
-    missing: Cache<String, ()>,
+    /// Found keys, with the generation they were cached in.
+    found: Cache<String, (u64, Arc<Identity>)>,
+    missing: Cache<String, u64>,
+    /// Bumped by [`Directory::invalidate`]: entries from an older
+    /// generation are ignored, even one a lookup that started before the
+    /// change inserts after it.
+    generation: std::sync::atomic::AtomicU64,
     /// Cached key expiry, to refuse expired keys between refreshes.
     expiry: Cache<String, Option<i64>>,
     keys_exist: AtomicBool,
@@ -69,6 +74,7 @@ impl Directory {
                 .time_to_live(ttl)
                 .build(),
             keys_exist: AtomicBool::new(false),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -89,6 +95,7 @@ impl Directory {
 
     /// Forgets every cached lookup (after an admin change on this instance).
     pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.found.invalidate_all();
         self.missing.invalidate_all();
         self.expiry.invalidate_all();
@@ -130,7 +137,8 @@ impl Directory {
 
     async fn lookup(&self, key: &str) -> Result<Option<Arc<Identity>>, Error> {
         let hash = hash_key(key);
-        if let Some(id) = self.found.get(&hash) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some((_, id)) = self.found.get(&hash).filter(|(g, _)| *g == generation) {
             let expired = self
                 .expiry
                 .get(&hash)
@@ -138,7 +146,7 @@ impl Directory {
                 .is_some_and(|e| e <= now_ms());
             return Ok((!expired).then_some(id));
         }
-        if self.missing.contains_key(&hash) {
+        if self.missing.get(&hash) == Some(generation) {
             return Ok(None);
         }
         let resolved = self.store.resolve(&hash).await.map_err(|e| {
@@ -160,11 +168,11 @@ impl Directory {
                     }
                 };
                 self.expiry.insert(hash.clone(), until);
-                self.found.insert(hash, identity.clone());
+                self.found.insert(hash, (generation, identity.clone()));
                 Ok(Some(identity))
             }
             _ => {
-                self.missing.insert(hash, ());
+                self.missing.insert(hash, generation);
                 Ok(None)
             }
         }
