@@ -14,8 +14,12 @@ OUT="bench/results"
 mkdir -p "$OUT"
 
 cargo build --release -q -p sluice -p sluice-loadgen
+cargo build --release -q -p sluice-gateway --example redaction
 BIN=target/release/sluice
 LG=target/release/sluice-loadgen
+
+# Guardrail redaction of a 100 KB prompt (target: median under 1 ms).
+$(command -v taskset >/dev/null && echo "taskset -c 0") target/release/examples/redaction | tee "$OUT/redaction.txt"
 
 PIN_GW="" PIN_LOAD=""
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
