@@ -236,8 +236,7 @@ fn judge(rule: &AlertRule, model: &str, w: &VecDeque<Sample>) -> Option<Value> {
     if let Some(max) = rule.latency_p95 {
         let mut l: Vec<f64> = w.iter().map(|s| s.latency_ms).collect();
         l.sort_by(f64::total_cmp);
-        let idx = ((0.95 * l.len() as f64).ceil() as usize).clamp(1, l.len()) - 1;
-        let p95 = l[idx];
+        let p95 = crate::metrics::quantile(&l, 0.95)?;
         let max_ms = max.as_secs_f64() * 1000.0;
         if p95 > max_ms {
             return Some(base("latency_p95_ms", p95, max_ms));

@@ -36,7 +36,6 @@ use sluice_store::{Detection, GuardrailEvent};
 use crate::config::tenancy::Matcher;
 use crate::exec::Job;
 use crate::provider::ChatOutput;
-use crate::routing::pattern_matches;
 use dlp::{Dlp, Findings, Vault};
 pub use input::{Before, before};
 
@@ -81,27 +80,7 @@ pub fn applicable(job: &Job<'_>) -> Vec<Arc<Policy>> {
 }
 
 fn matches(m: &Matcher, job: &Job<'_>, route: &str) -> bool {
-    let identity = job.ctx.identity;
-    let named = |list: &[String], id: Option<&str>, name: Option<&str>| {
-        list.is_empty()
-            || list
-                .iter()
-                .any(|x| Some(x.as_str()) == id || Some(x.as_str()) == name)
-    };
-    named(
-        &m.keys,
-        identity.map(|i| i.key_id.as_str()),
-        identity.and_then(|i| i.key_name.as_deref()),
-    ) && named(
-        &m.consumers,
-        identity.and_then(|i| i.consumer_id.as_deref()),
-        identity.and_then(|i| i.consumer_name.as_deref()),
-    ) && named(
-        &m.teams,
-        identity.and_then(|i| i.team_id.as_deref()),
-        identity.and_then(|i| i.team_name.as_deref()),
-    ) && (m.models.is_empty() || m.models.iter().any(|p| pattern_matches(p, job.model)))
-        && (m.routes.is_empty() || m.routes.iter().any(|r| r == route))
+    m.matches(job.ctx.identity, job.model, route)
 }
 
 /// The error for a call a policy blocked.

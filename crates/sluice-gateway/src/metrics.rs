@@ -97,6 +97,13 @@ pub struct Metrics {
     pub in_flight: std::sync::atomic::AtomicUsize,
 }
 
+/// The `q` quantile (nearest rank) of ascending `sorted` values.
+pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    let n = sorted.len();
+    let rank = ((q * n as f64).ceil() as usize).clamp(1, n.max(1));
+    sorted.get(rank - 1).copied()
+}
+
 /// The `2xx`/`4xx`/`5xx` class of a status.
 fn status_class(status: u16) -> String {
     format!("{}xx", status / 100)

@@ -110,10 +110,7 @@ fn percentiles(mut v: Vec<f64>) -> Percentiles {
         return Percentiles::default();
     }
     v.sort_by(f64::total_cmp);
-    let at = |p: f64| {
-        let i = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
-        Some(v[i])
-    };
+    let at = |q: f64| crate::metrics::quantile(&v, q);
     Percentiles {
         p50: at(0.50),
         p90: at(0.90),

@@ -130,6 +130,43 @@ pub struct Matcher {
     pub routes: Vec<String>,
 }
 
+impl Matcher {
+    /// Whether the caller, model and route fit every list set here
+    /// (providers are checked by the caller, where one is known). Keys,
+    /// consumers and teams match by id or by name.
+    pub fn matches(
+        &self,
+        identity: Option<&crate::tenancy::Identity>,
+        model: &str,
+        route: &str,
+    ) -> bool {
+        let named = |list: &[String], id: Option<&str>, name: Option<&str>| {
+            list.is_empty()
+                || list
+                    .iter()
+                    .any(|x| Some(x.as_str()) == id || Some(x.as_str()) == name)
+        };
+        named(
+            &self.keys,
+            identity.map(|i| i.key_id.as_str()),
+            identity.and_then(|i| i.key_name.as_deref()),
+        ) && named(
+            &self.consumers,
+            identity.and_then(|i| i.consumer_id.as_deref()),
+            identity.and_then(|i| i.consumer_name.as_deref()),
+        ) && named(
+            &self.teams,
+            identity.and_then(|i| i.team_id.as_deref()),
+            identity.and_then(|i| i.team_name.as_deref()),
+        ) && (self.models.is_empty()
+            || self
+                .models
+                .iter()
+                .any(|p| crate::routing::pattern_matches(p, model)))
+            && (self.routes.is_empty() || self.routes.iter().any(|r| r == route))
+    }
+}
+
 /// A dimension counters are partitioned by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -390,30 +390,11 @@ fn partition<'a>(per: Per, identity: Option<&'a Identity>, facts: &Facts<'a>) ->
 }
 
 fn rule_matches(m: &Matcher, identity: Option<&Identity>, facts: &Facts<'_>) -> bool {
-    let named = |list: &[String], id: Option<&str>, name: Option<&str>| {
-        list.is_empty()
-            || list
-                .iter()
-                .any(|x| Some(x.as_str()) == id || Some(x.as_str()) == name)
-    };
-    named(
-        &m.keys,
-        identity.map(|i| i.key_id.as_str()),
-        identity.and_then(|i| i.key_name.as_deref()),
-    ) && named(
-        &m.consumers,
-        identity.and_then(|i| i.consumer_id.as_deref()),
-        identity.and_then(|i| i.consumer_name.as_deref()),
-    ) && named(
-        &m.teams,
-        identity.and_then(|i| i.team_id.as_deref()),
-        identity.and_then(|i| i.team_name.as_deref()),
-    ) && (m.models.is_empty() || m.models.iter().any(|p| pattern_matches(p, facts.model)))
+    m.matches(identity, facts.model, facts.route)
         && (m.providers.is_empty()
             || facts
                 .provider
                 .is_some_and(|p| m.providers.iter().any(|x| x == p)))
-        && (m.routes.is_empty() || m.routes.iter().any(|r| r == facts.route))
 }
 
 /// The error for a refused reservation: a rate limit if any limit is

@@ -46,28 +46,14 @@ pub fn parse(value: &str) -> Option<Parent> {
     })
 }
 
-fn random_hex(bytes: usize) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes * 2);
-    loop {
-        out.clear();
-        for _ in 0..bytes {
-            let _ = write!(out, "{:02x}", rand::random::<u8>());
-        }
-        if !out.bytes().all(|b| b == b'0') {
-            return out;
-        }
-    }
-}
-
-/// A new trace id (32 hex digits).
+/// A new trace id (32 hex digits, never all zero).
 pub fn new_trace_id() -> String {
-    random_hex(16)
+    format!("{:032x}", rand::random::<u128>().max(1))
 }
 
-/// A new span id (16 hex digits).
+/// A new span id (16 hex digits, never all zero).
 pub fn new_span_id() -> String {
-    random_hex(8)
+    format!("{:016x}", rand::random::<u64>().max(1))
 }
 
 /// The `traceparent` naming `span_id` in `trace_id`, sampled.
