@@ -12,7 +12,7 @@
 //! 503. Every mutating call takes effect on this instance at once and on
 //! other instances within `auth.cache_ttl`.
 
-mod analytics;
+pub mod analytics;
 mod csv;
 mod docs;
 pub mod key;
@@ -131,6 +131,18 @@ pub struct ErrorDetail {
 #[derive(Debug)]
 pub struct ApiError(StatusCode, &'static str, String);
 
+impl ApiError {
+    /// The HTTP status it renders with.
+    pub fn status(&self) -> StatusCode {
+        self.0
+    }
+
+    /// What went wrong, for people.
+    pub fn message(&self) -> &str {
+        &self.2
+    }
+}
+
 impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
         let (status, kind) = match &e {
@@ -161,8 +173,22 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The admin application and its OpenAPI document.
+/// The admin application, its OpenAPI document and the dashboard (`/ui`),
+/// whose canary weight edits reload the config this gateway was built
+/// from, in memory.
 pub fn app(gw: Arc<Gateway>, admin_key: Secret) -> Router {
+    let reloader = crate::reload::Reloader::in_memory(gw.clone());
+    app_with_reloader(gw, admin_key, reloader)
+}
+
+/// The admin application and the dashboard, whose canary weight edits go
+/// through `reloader` (the same one file changes and SIGHUP use).
+pub fn app_with_reloader(
+    gw: Arc<Gateway>,
+    admin_key: Secret,
+    reloader: Arc<crate::reload::Reloader>,
+) -> Router {
+    let ui = crate::ui::router(gw.clone(), admin_key.clone(), reloader);
     let (api, spec) = OpenApiRouter::with_openapi(AdminDoc::openapi())
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::get, keys::update, keys::revoke))
@@ -194,18 +220,22 @@ pub fn app(gw: Arc<Gateway>, admin_key: Secret) -> Router {
         let key = admin_key.clone();
         async move { check_key(&key, req, next).await }
     }));
-    docs::router(spec).merge(guarded)
+    docs::router(spec).merge(guarded).merge(ui)
+}
+
+/// The admin key presented in `x-sluice-admin-key` or `Authorization`
+/// matches `key` (compared in constant time).
+pub fn header_has_key(headers: &http::HeaderMap, key: &Secret) -> bool {
+    let presented = headers
+        .get(ADMIN_KEY_HEADER)
+        .or_else(|| headers.get(http::header::AUTHORIZATION))
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim());
+    presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(key.expose().as_bytes())))
 }
 
 async fn check_key(key: &Secret, req: Request, next: Next) -> Response {
-    let presented = req
-        .headers()
-        .get(ADMIN_KEY_HEADER)
-        .or_else(|| req.headers().get(http::header::AUTHORIZATION))
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim());
-    let ok = presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(key.expose().as_bytes())));
-    if ok {
+    if header_has_key(req.headers(), key) {
         next.run(req).await
     } else {
         ApiError(

@@ -16,6 +16,11 @@
 //! `overflowed` and logged as errors, never dropped silently.
 //! [`LedgerTask::shutdown`] drains every channel (spooling what the
 //! database cannot take) and returns.
+//!
+//! The dashboard's live tail [`subscribe`](Ledger::subscribe)s to a bounded
+//! broadcast of submitted records. Nothing is cloned while nobody watches,
+//! and a watcher that falls behind skips records instead of slowing the
+//! request path.
 
 pub mod retention;
 pub mod spool;
@@ -37,6 +42,8 @@ pub use spool::Spool;
 const CHANNEL_CAPACITY: usize = 65_536;
 /// Largest batch handed to a sink.
 const BATCH: usize = 512;
+/// Records held for live-tail watchers; a slower watcher skips ahead.
+const TAIL_CAPACITY: usize = 256;
 
 /// The sending side, cloned into every request's record.
 #[derive(Clone)]
@@ -44,6 +51,7 @@ pub struct Ledger {
     tx: Arc<[mpsc::Sender<RequestRecord>]>,
     counters: Arc<Counters>,
     metrics: Arc<Metrics>,
+    tail: tokio::sync::broadcast::Sender<Arc<RequestRecord>>,
 }
 
 /// What the ledger has done, for health and metrics.
@@ -175,6 +183,7 @@ impl Ledger {
                 tx: tx.into(),
                 counters,
                 metrics,
+                tail: tokio::sync::broadcast::Sender::new(TAIL_CAPACITY),
             },
             LedgerTask {
                 writers: handles,
@@ -187,6 +196,10 @@ impl Ledger {
     pub fn submit(&self, record: RequestRecord) {
         self.counters.submitted.fetch_add(1, Ordering::Relaxed);
         self.metrics.observe(&record);
+        if self.tail.receiver_count() > 0 {
+            // Lagging receivers skip; a send never waits.
+            let _ = self.tail.send(Arc::new(record.clone()));
+        }
         let Some((last, rest)) = self.tx.split_last() else {
             return;
         };
@@ -204,6 +217,12 @@ impl Ledger {
             };
             tracing::error!(request_id = %r.request_id, "ledger queue full or closed; record not queued");
         }
+    }
+
+    /// Records submitted from now on, for a live tail. A receiver that
+    /// falls more than a few hundred records behind skips the missed ones.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<RequestRecord>> {
+        self.tail.subscribe()
     }
 
     /// The ledger's counters.

@@ -37,5 +37,6 @@ pub mod state;
 pub mod tenancy;
 pub mod tokens;
 pub mod traces;
+pub mod ui;
 
 pub use state::{Gateway, Runtime};

@@ -1,12 +1,19 @@
 //! Hot reload: re-read the config file and swap it in atomically.
 //!
 //! Triggered by a change to the file (watched through its parent directory,
-//! so editors that replace the file are seen), by SIGHUP, or by the admin
-//! API. The whole new file is validated first; a bad one is rejected with
+//! so editors that replace the file are seen), by SIGHUP, or by the
+//! dashboard's canary weight edits ([`Reloader::set_weights`]). The whole new file is validated first; a bad one is rejected with
 //! its problems logged and kept as the last reload result, and the old
 //! config keeps serving. Requests in flight finish on the snapshot they
 //! started with. The listen address is read at start-up only.
+//!
+//! Weights set from the dashboard are kept here, in memory, and applied
+//! over every config this reloader loads, so a later file reload keeps
+//! them; a restart forgets them (the file is never rewritten). Without a
+//! config file ([`Reloader::in_memory`]) a reload rebuilds the serving
+//! config with the same overrides, through the same validate-and-swap path.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -28,19 +35,22 @@ pub struct ReloadStatus {
     pub generation: u64,
     /// Why the new config was refused.
     pub error: Option<String>,
-    /// What triggered it: `file`, `signal`, `admin`.
+    /// What triggered it: `file`, `signal`, `dashboard`.
     pub trigger: String,
 }
 
-/// Reloads a gateway from its config file.
+/// Reloads a gateway from its config file (or from its own config).
 pub struct Reloader {
-    path: PathBuf,
+    /// The config file; `None` for a zero-config gateway.
+    path: Option<PathBuf>,
     gw: Arc<Gateway>,
     /// Tweaks applied to every loaded config (e.g. `--listen`).
     adjust: Box<dyn Fn(&mut Config) + Send + Sync>,
     last: Mutex<Option<ReloadStatus>>,
     /// Serialises reloads: the generation count must equal the valid ones.
     lock: tokio::sync::Mutex<()>,
+    /// Target weights set from the dashboard: model name → one per target.
+    weights: Mutex<BTreeMap<String, Vec<u32>>>,
 }
 
 impl Reloader {
@@ -50,13 +60,80 @@ impl Reloader {
         gw: Arc<Gateway>,
         adjust: impl Fn(&mut Config) + Send + Sync + 'static,
     ) -> Arc<Self> {
+        Self::build(Some(path.to_path_buf()), gw, Box::new(adjust))
+    }
+
+    /// A reloader for a gateway without a config file: reloads rebuild the
+    /// serving config with the dashboard's weights.
+    pub fn in_memory(gw: Arc<Gateway>) -> Arc<Self> {
+        Self::build(None, gw, Box::new(|_| {}))
+    }
+
+    fn build(
+        path: Option<PathBuf>,
+        gw: Arc<Gateway>,
+        adjust: Box<dyn Fn(&mut Config) + Send + Sync>,
+    ) -> Arc<Self> {
         Arc::new(Self {
-            path: path.to_path_buf(),
+            path,
             gw,
-            adjust: Box::new(adjust),
+            adjust,
             last: Mutex::new(None),
             lock: tokio::sync::Mutex::new(()),
+            weights: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// The config file, if the gateway has one.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The weights set from the dashboard, by model.
+    pub fn weight_overrides(&self) -> BTreeMap<String, Vec<u32>> {
+        self.weights.lock().clone()
+    }
+
+    /// Sets `model`'s target weights (one per target, in config order) and
+    /// reloads. A refused reload restores the previous weights.
+    pub async fn set_weights(&self, model: &str, weights: Vec<u32>) -> Result<u64, String> {
+        let before = self.weights.lock().insert(model.to_owned(), weights);
+        let result = self.reload("dashboard").await;
+        if result.is_err() {
+            let mut w = self.weights.lock();
+            match before {
+                Some(b) => w.insert(model.to_owned(), b),
+                None => w.remove(model),
+            };
+        }
+        result
+    }
+
+    /// Applies the dashboard's weights to `cfg`.
+    fn apply_weights(&self, cfg: &mut Config) -> Result<(), String> {
+        for (model, weights) in self.weights.lock().iter() {
+            let m = cfg
+                .models
+                .iter_mut()
+                .find(|m| m.name == *model)
+                .ok_or_else(|| format!("model `{model}` is not in the config"))?;
+            if m.targets.len() != weights.len() {
+                return Err(format!(
+                    "model `{model}` has {} targets, not {}",
+                    m.targets.len(),
+                    weights.len()
+                ));
+            }
+            if weights.iter().all(|w| *w == 0) {
+                return Err(format!(
+                    "model `{model}`: a weighted group needs a target with weight > 0"
+                ));
+            }
+            for (t, w) in m.targets.iter_mut().zip(weights) {
+                t.weight = *w;
+            }
+        }
+        Ok(())
     }
 
     /// The last reload's result, if any reload was attempted.
@@ -67,13 +144,16 @@ impl Reloader {
     /// Reloads now. Returns the new generation, or the validation error.
     pub async fn reload(&self, trigger: &str) -> Result<u64, String> {
         let _one_at_a_time = self.lock.lock().await;
-        let path = self.path.clone();
-        let loaded = tokio::task::spawn_blocking(move || config::load(&path))
-            .await
-            .map_err(|e| format!("reload task failed: {e}"))
-            .and_then(|r| r.map_err(|e| e.to_string()));
+        let loaded = match self.path.clone() {
+            Some(path) => tokio::task::spawn_blocking(move || config::load(&path))
+                .await
+                .map_err(|e| format!("reload task failed: {e}"))
+                .and_then(|r| r.map_err(|e| e.to_string())),
+            None => Ok((*self.gw.snapshot().config).clone()),
+        };
         let result = loaded.and_then(|mut cfg| {
             (self.adjust)(&mut cfg);
+            self.apply_weights(&mut cfg)?;
             self.gw.reload(cfg).map_err(|e| e.to_string())
         });
         let at = SystemTime::now()
@@ -108,6 +188,12 @@ impl Reloader {
     /// Starts reloading on file changes and on SIGHUP. Dropping the guard
     /// stops both.
     pub fn watch(self: &Arc<Self>) -> WatchGuard {
+        let Some(path) = self.path.clone() else {
+            return WatchGuard {
+                tasks: Vec::new(),
+                _debouncer: None,
+            };
+        };
         let (tx, mut rx) = mpsc::channel::<&'static str>(8);
         let mut tasks = Vec::new();
         #[cfg(unix)]
@@ -130,13 +216,12 @@ impl Reloader {
                 let _ = this.reload(trigger).await;
             }
         }));
-        let dir = self
-            .path
+        let dir = path
             .parent()
             .map(Path::to_path_buf)
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
-        let file = self.path.file_name().map(ToOwned::to_owned);
+        let file = path.file_name().map(ToOwned::to_owned);
         let debouncer = notify_debouncer_full::new_debouncer(
             Duration::from_millis(100),
             None,

@@ -144,9 +144,17 @@ pub async fn serve(
     let admin = admin_listener(&cfg).await?;
     print_banner(&cfg, local, &tenancy, admin.as_ref());
     let gw = Gateway::new(cfg, ledger, tenancy).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Hot reload from the file (changes and SIGHUP) and from the
+    // dashboard's weight edits; the listener stays. Without a file, the
+    // dashboard's edits rebuild the serving config in memory.
+    let reloader = match config_path {
+        Some(p) => Reloader::new(p, gw.clone(), move |c| c.server.listen = local),
+        None => Reloader::in_memory(gw.clone()),
+    };
+    let watch = reloader.watch();
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin_task = admin.map(|a| {
-        let app = sluice_gateway::admin::app(gw.clone(), a.key);
+        let app = sluice_gateway::admin::app_with_reloader(gw.clone(), a.key, reloader.clone());
         tokio::spawn(server::serve(
             a.listener,
             app,
@@ -156,10 +164,6 @@ pub async fn serve(
             },
         ))
     });
-    // Hot reload from the file (changes and SIGHUP); the listener stays.
-    let reloader =
-        config_path.map(|p| Reloader::new(p, gw.clone(), move |c| c.server.listen = local));
-    let watch = reloader.as_ref().map(Reloader::watch);
     let app = server::app(gw.clone());
     server::serve(listener, app, ServeOptions::default(), shutdown_signal()).await;
     let _ = admin_stop.send(());
@@ -291,7 +295,7 @@ fn print_banner(cfg: &Config, addr: SocketAddr, tenancy: &Tenancy, admin: Option
             key::Source::File(p) => p.display().to_string(),
         };
         out.push_str(&format!(
-            "Admin API on http://{at} (docs at /docs; admin key: {from})\n"
+            "Admin API on http://{at} (dashboard at /ui, docs at /docs; admin key: {from})\n"
         ));
     }
     out.push_str(&format!("listening on http://{addr}\n"));

@@ -21,7 +21,7 @@ use crate::tenancy::directory::now_ms;
 use crate::tenancy::manage::AdminError;
 
 /// Grouping and bucketing.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Shape {
     /// Comma-separated dimensions: `model`, `provider`, `key`, `consumer`,
@@ -52,6 +52,10 @@ pub struct Stats {
     pub total_tokens: i64,
     pub cached_read_tokens: i64,
     pub cost_usd: f64,
+    /// Requests answered from the cache.
+    pub cache_hits: u64,
+    /// Requests that consulted the cache (hit, miss, refresh).
+    pub cache_lookups: u64,
     pub latency_ms: Percentiles,
     /// Time to first token (streams only).
     pub ttft_ms: Percentiles,
@@ -130,6 +134,11 @@ fn stats<'a>(facts: impl Iterator<Item = &'a Fact>) -> Stats {
         s.completion_tokens += f.completion_tokens;
         s.cached_read_tokens += f.cached_read_tokens;
         s.cost_usd += f.cost_usd;
+        s.cache_hits += u64::from(f.cache.as_deref() == Some("hit"));
+        s.cache_lookups += u64::from(matches!(
+            f.cache.as_deref(),
+            Some("hit" | "miss" | "refresh")
+        ));
         lat.push(f.latency_ms);
         ttft.extend(f.ttft_ms);
     }
@@ -180,7 +189,17 @@ pub async fn summary(
     Query(filter): Query<Filter>,
     Query(shape): Query<Shape>,
 ) -> Result<Json<Summary>, ApiError> {
-    let dims = dimensions(&shape)?;
+    Ok(Json(summary_of(&gw, &filter, &shape).await?))
+}
+
+/// The summary behind `GET /v1/analytics/summary` (also the dashboard's).
+pub async fn summary_of(
+    gw: &Gateway,
+    filter: &Filter,
+    shape: &Shape,
+) -> Result<Summary, ApiError> {
+    let filter = filter.clone();
+    let dims = dimensions(shape)?;
     let now = now_ms();
     let facts = gw
         .tenancy()
@@ -190,7 +209,7 @@ pub async fn summary(
         .map_err(AdminError::from)?;
     let all: Vec<&Fact> = facts.iter().collect();
     let (from_ms, to_ms) = span(&filter, now);
-    Ok(Json(Summary {
+    Ok(Summary {
         from_ms,
         to_ms,
         totals: stats(facts.iter()),
@@ -199,7 +218,7 @@ pub async fn summary(
         } else {
             groups(&dims, &all)
         },
-    }))
+    })
 }
 
 /// The same numbers per time bucket.
@@ -211,7 +230,13 @@ pub async fn timeseries(
     Query(filter): Query<Filter>,
     Query(shape): Query<Shape>,
 ) -> Result<Json<Series>, ApiError> {
-    let dims = dimensions(&shape)?;
+    Ok(Json(series_of(&gw, &filter, &shape).await?))
+}
+
+/// The series behind `GET /v1/analytics/timeseries` (also the dashboard's).
+pub async fn series_of(gw: &Gateway, filter: &Filter, shape: &Shape) -> Result<Series, ApiError> {
+    let filter = filter.clone();
+    let dims = dimensions(shape)?;
     let interval = shape.interval_secs.unwrap_or(60);
     if !(1..=86_400 * 31).contains(&interval) {
         return Err(AdminError::Invalid("interval_secs must be 1 to 2678400".into()).into());
@@ -249,16 +274,16 @@ pub async fn timeseries(
             },
         })
         .collect();
-    Ok(Json(Series {
+    Ok(Series {
         from_ms,
         to_ms,
         interval_secs: interval,
         buckets,
-    }))
+    })
 }
 
 /// Paging through the log.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Page {
     /// Most lines (default 100, at most 1000; export: at most 100000).
@@ -295,12 +320,17 @@ pub async fn logs(
     Query(filter): Query<Filter>,
     Query(page): Query<Page>,
 ) -> Result<Json<LogPage>, ApiError> {
+    Ok(Json(logs_of(&gw, &filter, &page).await?))
+}
+
+/// The page behind `GET /v1/logs` (also the dashboard's).
+pub async fn logs_of(gw: &Gateway, filter: &Filter, page: &Page) -> Result<LogPage, ApiError> {
     let limit = page.limit.unwrap_or(100).clamp(1, 1000);
     let before = cursor(page.cursor.as_deref())?;
     let data = gw
         .tenancy()
         .db()
-        .logs(&filter, limit, before, now_ms())
+        .logs(filter, limit, before, now_ms())
         .await
         .map_err(AdminError::from)?;
     let next_cursor = (data.len() as i64 == limit)
@@ -309,7 +339,7 @@ pub async fn logs(
                 .map(|r| format!("{}_{}", r.started_at_ms, r.request_id))
         })
         .flatten();
-    Ok(Json(LogPage { data, next_cursor }))
+    Ok(LogPage { data, next_cursor })
 }
 
 /// One request in full: identity, every attempt, usage, cost, timing,
@@ -321,16 +351,21 @@ pub async fn log(
     State(gw): State<Arc<Gateway>>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(record_of(&gw, &id).await?))
+}
+
+/// One stored record, as behind `GET /v1/logs/{id}` (also the dashboard's).
+pub async fn record_of(gw: &Gateway, id: &str) -> Result<serde_json::Value, ApiError> {
     let json = gw
         .tenancy()
         .db()
-        .record_json(&id)
+        .record_json(id)
         .await
         .map_err(AdminError::from)?
         .ok_or_else(|| AdminError::NotFound(format!("request `{id}`")))?;
     let value = serde_json::from_str(&json)
         .map_err(|e| AdminError::Unavailable(format!("stored record unreadable: {e}")))?;
-    Ok(Json(value))
+    Ok(value)
 }
 
 /// The log as a file: `format=csv` or `format=json`.

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::{Db, unavailable};
+use super::{Db, Dialect, unavailable};
 use crate::sink::StoreError;
 
 /// Which requests to read. Every field set must match.
@@ -36,6 +36,12 @@ pub struct Filter {
     pub status: Option<i64>,
     /// API surface (`chat`, `messages`, `embeddings`, ...).
     pub endpoint: Option<String>,
+    /// Cache result: `hit`, `miss`, `bypass` or `refresh`; `none` for
+    /// requests that did not consult a cache.
+    pub cache: Option<String>,
+    /// Free text searched in the request's metadata (SQL `LIKE`; ASCII
+    /// case-insensitive on SQLite, case-sensitive on PostgreSQL).
+    pub q: Option<String>,
 }
 
 /// A dimension to group by, and its column.
@@ -83,6 +89,8 @@ pub struct Fact {
     pub cost_usd: f64,
     pub latency_ms: f64,
     pub ttft_ms: Option<f64>,
+    /// `hit`, `miss`, `bypass` or `refresh` when a cache was consulted.
+    pub cache: Option<String>,
 }
 
 /// One line of the log.
@@ -117,7 +125,7 @@ enum Bind {
 
 impl Filter {
     /// The `WHERE` clause (starting at `$first`) and its values.
-    fn clause(&self, now_ms: i64, first: usize) -> (String, Vec<Bind>) {
+    fn clause(&self, now_ms: i64, first: usize, dialect: Dialect) -> (String, Vec<Bind>) {
         let from = self.from_ms.unwrap_or(now_ms - 86_400_000);
         let to = self.to_ms.unwrap_or(now_ms + 1);
         let mut binds = vec![Bind::I(from), Bind::I(to)];
@@ -141,6 +149,27 @@ impl Filter {
         if let Some(s) = self.status {
             binds.push(Bind::I(s));
             sql.push_str(&format!(" AND status = ${}", first + binds.len() - 1));
+        }
+        match self.cache.as_deref() {
+            None => {}
+            Some("none") => sql.push_str(" AND cache IS NULL"),
+            Some(c) => {
+                binds.push(Bind::S(c.to_owned()));
+                sql.push_str(&format!(" AND cache = ${}", first + binds.len() - 1));
+            }
+        }
+        if let Some(q) = self.q.as_deref().filter(|q| !q.is_empty()) {
+            let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            binds.push(Bind::S(format!("%{escaped}%")));
+            let metadata = match dialect {
+                // `->` (SQLite 3.38+): no `$` path, which `Db::sql` would rewrite.
+                Dialect::Sqlite => "(record -> 'metadata')",
+                Dialect::Postgres => "(record::json -> 'metadata')::text",
+            };
+            sql.push_str(&format!(
+                " AND {metadata} LIKE ${} ESCAPE '\\'",
+                first + binds.len() - 1
+            ));
         }
         (sql, binds)
     }
@@ -167,14 +196,14 @@ impl Db {
         group: &[Dimension],
         now_ms: i64,
     ) -> Result<Vec<Fact>, StoreError> {
-        let (clause, binds) = f.clause(now_ms, 1);
+        let (clause, binds) = f.clause(now_ms, 1, self.dialect());
         let mut cols = String::new();
         for (i, d) in group.iter().enumerate() {
             cols.push_str(&format!("{} AS g{i}, ", d.column()));
         }
         let q = format!(
             "SELECT {cols}started_at, status, outcome, prompt_tokens, completion_tokens, \
-             cached_read_tokens, cost_usd, latency_ms, ttft_ms FROM requests WHERE {clause}"
+             cached_read_tokens, cost_usd, latency_ms, ttft_ms, cache FROM requests WHERE {clause}"
         );
         let rows = bind_all(sqlx::query(self.sql(&q)), binds)
             .fetch_all(self.pool())
@@ -197,6 +226,7 @@ impl Db {
                     cost_usd: r.try_get::<Option<f64>, _>("cost_usd")?.unwrap_or(0.0),
                     latency_ms: r.try_get("latency_ms")?,
                     ttft_ms: r.try_get("ttft_ms")?,
+                    cache: r.try_get("cache")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -212,7 +242,7 @@ impl Db {
         before: Option<(i64, String)>,
         now_ms: i64,
     ) -> Result<Vec<LogRow>, StoreError> {
-        let (mut clause, mut binds) = f.clause(now_ms, 1);
+        let (mut clause, mut binds) = f.clause(now_ms, 1, self.dialect());
         if let Some((at, id)) = before {
             let n = binds.len() + 1;
             clause.push_str(&format!(
