@@ -99,6 +99,8 @@ test("the logs filter to one model and open a request's detail", async () => {
   assert.match(await page.textContent("#detail-status"), /200 \(ok\)/);
   assert.equal(await page.locator("#detail-attempts tbody tr").count(), 1);
   assert.match(await page.textContent("#detail-attempts"), /gpt-4o/);
+  assert.match(await page.textContent("#detail-payload"), /workload beta \d please answer/);
+  assert.match(await page.textContent("#detail-usage"), /Cost\s*\$0\.\d{6}/);
   await noSecrets();
   await shot(page, "log-detail");
 });

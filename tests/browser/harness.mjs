@@ -70,6 +70,8 @@ models:
     targets:
       - { provider: a, model: mock-stable, weight: 1 }
       - { provider: b, model: mock-canary, weight: 0 }
+ledger:
+  payloads: { routes: [default], max_size: 4KiB }
 `);
   const data = join(dir, "data");
   const gw = await start(
