@@ -45,9 +45,18 @@ async fn session(h: &Harness) -> String {
         .await
         .expect("login");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let cookie = r.headers()[header::SET_COOKIE].to_str().expect("ascii").to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    assert!(!cookie.contains(ADMIN_KEY), "the cookie must not hold the key");
+    let cookie = r.headers()[header::SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains(ADMIN_KEY),
+        "the cookie must not hold the key"
+    );
     cookie.split(';').next().expect("name=value").to_owned()
 }
 
@@ -73,14 +82,17 @@ async fn every_ui_route_refuses_a_request_without_the_admin_key() {
                 .await
                 .expect("sent");
             let status = r.status();
-            let to_login = status == StatusCode::SEE_OTHER
-                && r.headers()[header::LOCATION] == "/ui/login";
+            let to_login =
+                status == StatusCode::SEE_OTHER && r.headers()[header::LOCATION] == "/ui/login";
             assert!(
                 status == StatusCode::UNAUTHORIZED || to_login,
                 "{method} {path} answered {status} without the admin key"
             );
             let body = r.text().await.expect("body");
-            assert!(!body.contains("sluice_ui="), "{method} {path} leaked a session");
+            assert!(
+                !body.contains("sluice_ui="),
+                "{method} {path} leaked a session"
+            );
         }
     }
 }
@@ -89,20 +101,33 @@ async fn every_ui_route_refuses_a_request_without_the_admin_key() {
 async fn the_admin_key_or_the_session_opens_every_page() {
     let h = Harness::start(YAML).await;
     let cookie = session(&h).await;
-    for path in ["/ui", "/ui/logs", "/ui/keys", "/ui/routes", "/ui/playground"] {
+    for path in [
+        "/ui",
+        "/ui/logs",
+        "/ui/keys",
+        "/ui/routes",
+        "/ui/playground",
+    ] {
         for req in [
             client().get(url(&h, path)).header(header::COOKIE, &cookie),
             client().get(url(&h, path)).bearer_auth(ADMIN_KEY),
-            client().get(url(&h, path)).header("x-sluice-admin-key", ADMIN_KEY),
+            client()
+                .get(url(&h, path))
+                .header("x-sluice-admin-key", ADMIN_KEY),
         ] {
             let r = req.send().await.expect("sent");
             assert_eq!(r.status(), StatusCode::OK, "{path}");
-            assert!(r.headers()[header::CONTENT_SECURITY_POLICY]
-                .to_str()
-                .expect("ascii")
-                .contains("script-src 'self'"));
+            assert!(
+                r.headers()[header::CONTENT_SECURITY_POLICY]
+                    .to_str()
+                    .expect("ascii")
+                    .contains("script-src 'self'")
+            );
             let body = r.text().await.expect("body");
-            assert!(!body.contains(support::PROVIDER_KEY), "{path} shows the provider key");
+            assert!(
+                !body.contains(support::PROVIDER_KEY),
+                "{path} shows the provider key"
+            );
             assert!(!body.contains(ADMIN_KEY), "{path} shows the admin key");
         }
     }
@@ -175,12 +200,24 @@ async fn assets_are_embedded_and_served_without_the_key() {
         ("pico.min.css", "text/css"),
         ("app.js", "text/javascript"),
     ] {
-        let r = client().get(url(&h, &format!("/ui/assets/{file}"))).send().await.expect("sent");
+        let r = client()
+            .get(url(&h, &format!("/ui/assets/{file}")))
+            .send()
+            .await
+            .expect("sent");
         assert_eq!(r.status(), StatusCode::OK, "{file}");
         assert_eq!(r.headers()[header::CONTENT_TYPE], kind);
     }
-    let r = client().get(url(&h, "/ui/assets/nope.js")).send().await.expect("sent");
+    let r = client()
+        .get(url(&h, "/ui/assets/nope.js"))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let login = client().get(url(&h, "/ui/login")).send().await.expect("sent");
+    let login = client()
+        .get(url(&h, "/ui/login"))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(login.status(), StatusCode::OK);
 }

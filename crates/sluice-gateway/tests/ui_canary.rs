@@ -47,7 +47,12 @@ async fn providers(h: &Harness, n: usize) -> Vec<String> {
             .chat(&json!({"model": "chat", "messages": [{"role": "user", "content": format!("q{i}")}]}))
             .await;
         assert_eq!(r.status(), 200);
-        seen.push(r.headers()["x-sluice-provider"].to_str().expect("ascii").to_owned());
+        seen.push(
+            r.headers()["x-sluice-provider"]
+                .to_str()
+                .expect("ascii")
+                .to_owned(),
+        );
     }
     seen.sort();
     seen.dedup();
@@ -83,10 +88,18 @@ async fn a_weight_edit_is_swapped_in_at_once_and_a_bad_one_is_refused() {
         .text()
         .await
         .expect("body");
-    assert!(page.contains("refused"), "the last reload shows the refusal");
+    assert!(
+        page.contains("refused"),
+        "the last reload shows the refusal"
+    );
 
     // Wrong shapes never reach the reload.
-    for bad in ["model=chat&w0=1", "model=nope&w0=1&w1=1", "model=chat&w0=x&w1=1", "w0=1"] {
+    for bad in [
+        "model=chat&w0=1",
+        "model=nope&w0=1&w1=1",
+        "model=chat&w0=x&w1=1",
+        "w0=1",
+    ] {
         let (status, _) = set(&h, bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
     }

@@ -13,6 +13,10 @@ function drawCharts() {
   fetch(box.dataset.series, { credentials: "same-origin" })
     .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
     .then((data) => {
+      // Axis colours follow the page (light or dark).
+      const fg = getComputedStyle(document.body).color;
+      const grid = { stroke: "rgba(128,128,128,0.2)", width: 1 };
+      const axis = (extra) => Object.assign({ stroke: fg, grid, ticks: grid }, extra);
       box.querySelectorAll(".chart[data-metric]").forEach((el) => {
         const lines = data.metrics[el.dataset.metric] || [];
         const counts = COUNTS.includes(el.dataset.metric);
@@ -25,7 +29,7 @@ function drawCharts() {
         );
         el.innerHTML = "";
         const width = Math.max(el.clientWidth, 240);
-        new uPlot({ width, height: 180, series, legend: { show: data.groups.length > 0 }, axes: [{}, { size: 60, values: (u, vals) => vals.map(fmt) }] },
+        new uPlot({ width, height: 180, series, legend: { show: data.groups.length > 0 }, axes: [axis({}), axis({ size: 60, values: (u, vals) => vals.map(fmt) })] },
           [data.x].concat(lines), el);
       });
       box.dataset.drawn = "true";

@@ -193,11 +193,7 @@ pub async fn summary(
 }
 
 /// The summary behind `GET /v1/analytics/summary` (also the dashboard's).
-pub async fn summary_of(
-    gw: &Gateway,
-    filter: &Filter,
-    shape: &Shape,
-) -> Result<Summary, ApiError> {
+pub async fn summary_of(gw: &Gateway, filter: &Filter, shape: &Shape) -> Result<Summary, ApiError> {
     let filter = filter.clone();
     let dims = dimensions(shape)?;
     let now = now_ms();

@@ -103,7 +103,13 @@ struct Issued<'a> {
 }
 
 async fn table(ui: &UiState, oob: bool) -> Result<Table, UiError> {
-    let keys = ui.gw.tenancy().keys().keys().await.map_err(crate::tenancy::manage::AdminError::from)?;
+    let keys = ui
+        .gw
+        .tenancy()
+        .keys()
+        .keys()
+        .await
+        .map_err(crate::tenancy::manage::AdminError::from)?;
     let usage: HashMap<String, UsageRow> = ui
         .gw
         .tenancy()
@@ -114,7 +120,10 @@ async fn table(ui: &UiState, oob: bool) -> Result<Table, UiError> {
         .collect();
     let now = now_ms();
     Ok(Table {
-        keys: keys.iter().map(|k| line(k, usage.get(&k.id), now)).collect(),
+        keys: keys
+            .iter()
+            .map(|k| line(k, usage.get(&k.id), now))
+            .collect(),
         oob,
     })
 }
@@ -178,7 +187,11 @@ impl KeyForm {
         let mut m = serde_json::Map::new();
         m.insert(
             "allowed_models".into(),
-            if models.is_empty() { Value::Null } else { json!(models) },
+            if models.is_empty() {
+                Value::Null
+            } else {
+                json!(models)
+            },
         );
         m.insert("budget".into(), budget.unwrap_or(Value::Null));
         m.insert("limits".into(), json!(limits));
@@ -192,7 +205,10 @@ fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Map<String, Value>) -> R
 
 /// `POST /ui/keys`: creates a key; answers the key (shown once) and the
 /// refreshed table.
-pub async fn create(State(ui): State<UiState>, Form(form): Form<KeyForm>) -> Result<Response, UiError> {
+pub async fn create(
+    State(ui): State<UiState>,
+    Form(form): Form<KeyForm>,
+) -> Result<Response, UiError> {
     let mut fields = form.settings()?;
     if !form.name.trim().is_empty() {
         fields.insert("name".into(), json!(form.name.trim()));
@@ -221,14 +237,20 @@ pub async fn update(
 }
 
 /// `POST /ui/keys/{id}/revoke`.
-pub async fn revoke(State(ui): State<UiState>, Path(id): Path<String>) -> Result<Response, UiError> {
+pub async fn revoke(
+    State(ui): State<UiState>,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
     ui.gw.tenancy().revoke_key(&id).await?;
     Ok(Html(table(&ui, false).await?.render()?).into_response())
 }
 
 /// `POST /ui/keys/{id}/rotate`: a new value at once (no grace period),
 /// shown once.
-pub async fn rotate(State(ui): State<UiState>, Path(id): Path<String>) -> Result<Response, UiError> {
+pub async fn rotate(
+    State(ui): State<UiState>,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
     let issued = ui.gw.tenancy().rotate_key(&id, Rotate::default()).await?;
     html(&Issued {
         key: &issued,

@@ -145,7 +145,10 @@ struct Page<'a> {
 }
 
 /// `GET /ui/logs`.
-pub async fn page(State(ui): State<UiState>, Query(q): Query<LogQuery>) -> Result<Response, UiError> {
+pub async fn page(
+    State(ui): State<UiState>,
+    Query(q): Query<LogQuery>,
+) -> Result<Response, UiError> {
     let filter = q.filter()?;
     let page = LogsPage {
         limit: Some(50),
@@ -180,7 +183,9 @@ pub async fn tail(
                     Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => return None,
                 };
-                let wanted = model.as_ref().is_none_or(|m| record.meta.request_model.as_ref() == Some(m))
+                let wanted = model
+                    .as_ref()
+                    .is_none_or(|m| record.meta.request_model.as_ref() == Some(m))
                     && provider
                         .as_ref()
                         .is_none_or(|p| record.meta.provider_name.as_ref() == Some(p));
@@ -236,7 +241,10 @@ struct Detail {
 }
 
 /// `GET /ui/logs/{id}`.
-pub async fn detail(State(ui): State<UiState>, Path(id): Path<String>) -> Result<Response, UiError> {
+pub async fn detail(
+    State(ui): State<UiState>,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
     let value = record_of(&ui.gw, &id).await?;
     let json = serde_json::to_string_pretty(&value).unwrap_or_default();
     let r: RequestRecord = serde_json::from_value(value)
@@ -260,7 +268,10 @@ pub async fn detail(State(ui): State<UiState>, Path(id): Path<String>) -> Result
             ("Cached write tokens", u.cached_write_tokens.to_string()),
             ("Reasoning tokens", u.reasoning_tokens.to_string()),
             ("Counted by", format!("{:?}", u.source).to_lowercase()),
-            ("Cost", r.cost_usd.map(format::usd).unwrap_or_else(|| "—".into())),
+            (
+                "Cost",
+                r.cost_usd.map(format::usd).unwrap_or_else(|| "—".into()),
+            ),
             ("TTFT", format::ms(r.ttft_ms)),
             ("Gateway time", format::ms(r.gateway_ms)),
         ],

@@ -101,7 +101,10 @@ async fn top(
 }
 
 /// `GET /ui`.
-pub async fn page(State(ui): State<UiState>, Query(view): Query<View>) -> Result<Response, UiError> {
+pub async fn page(
+    State(ui): State<UiState>,
+    Query(view): Query<View>,
+) -> Result<Response, UiError> {
     let (range, filter) = view.filter();
     let totals = summary_of(&ui.gw, &filter, &Shape::default()).await?.totals;
     html(&Page {
@@ -113,7 +116,12 @@ pub async fn page(State(ui): State<UiState>, Query(view): Query<View>) -> Result
         tops: vec![
             top(&ui, &filter, ("Models by cost", "top-models", "model")).await?,
             top(&ui, &filter, ("Keys by cost", "top-keys", "key")).await?,
-            top(&ui, &filter, ("Consumers by cost", "top-consumers", "consumer")).await?,
+            top(
+                &ui,
+                &filter,
+                ("Consumers by cost", "top-consumers", "consumer"),
+            )
+            .await?,
         ],
     })
 }

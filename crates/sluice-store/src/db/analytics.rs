@@ -159,7 +159,10 @@ impl Filter {
             }
         }
         if let Some(q) = self.q.as_deref().filter(|q| !q.is_empty()) {
-            let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = q
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             binds.push(Bind::S(format!("%{escaped}%")));
             let metadata = match dialect {
                 // `->` (SQLite 3.38+): no `$` path, which `Db::sql` would rewrite.
