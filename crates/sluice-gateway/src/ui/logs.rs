@@ -109,7 +109,7 @@ impl From<&LogRow> for Line {
 
 impl From<&RequestRecord> for Line {
     fn from(r: &RequestRecord) -> Self {
-        let usage = r.usage.clone().unwrap_or_default();
+        let usage = r.usage.unwrap_or_default();
         Self {
             id: r.request_id.clone(),
             time: format::time(i64::try_from(r.started_at_ms).unwrap_or(i64::MAX)),
@@ -249,7 +249,7 @@ pub async fn detail(
     let json = serde_json::to_string_pretty(&value).unwrap_or_default();
     let r: RequestRecord = serde_json::from_value(value)
         .map_err(|e| UiError::internal(format!("stored record unreadable: {e}")))?;
-    let u = r.usage.clone().unwrap_or_default();
+    let u = r.usage.unwrap_or_default();
     html(&Detail {
         nav: "logs",
         line: Line::from(&r),
