@@ -14,7 +14,7 @@
 
 pub mod analytics;
 mod csv;
-mod docs;
+pub(crate) mod docs;
 pub mod key;
 mod keys;
 mod people;

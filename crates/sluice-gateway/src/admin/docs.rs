@@ -31,14 +31,17 @@ window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#ui", persistAuthor
 </html>
 "##;
 
-fn asset(body: &'static [u8], content_type: &'static str) -> Response {
+/// An embedded file with its type, cacheable for `max_age` (a
+/// `Cache-Control` value such as `public, max-age=86400`).
+pub(crate) fn asset(
+    body: &'static [u8],
+    content_type: &'static str,
+    max_age: &'static str,
+) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=86400"),
-    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(max_age));
     resp
 }
 
@@ -63,10 +66,10 @@ pub fn router(spec: OpenApi) -> Router {
         .route("/docs", get(|| async { Html(PAGE) }))
         .route(
             "/docs/swagger-ui-bundle.js",
-            get(|| async { asset(BUNDLE, "text/javascript") }),
+            get(|| async { asset(BUNDLE, "text/javascript", "public, max-age=86400") }),
         )
         .route(
             "/docs/swagger-ui.css",
-            get(|| async { asset(CSS, "text/css") }),
+            get(|| async { asset(CSS, "text/css", "public, max-age=86400") }),
         )
 }

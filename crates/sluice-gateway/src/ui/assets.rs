@@ -10,6 +10,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
+use crate::admin::docs::asset;
+
 /// `(name, bytes, content type)` of every file.
 const FILES: &[(&str, &[u8], &str)] = &[
     (
@@ -44,19 +46,12 @@ const FILES: &[(&str, &[u8], &str)] = &[
     ),
 ];
 
-/// `GET /ui/assets/{file}`.
+/// `GET /ui/assets/{file}`. Cached briefly: the names carry no version.
 pub async fn serve(Path(file): Path<String>) -> Response {
-    let Some((_, body, content_type)) = FILES.iter().find(|(name, _, _)| *name == file) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let mut resp = body.into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    resp
+    match FILES.iter().find(|(name, _, _)| *name == file) {
+        Some((_, body, content_type)) => asset(body, content_type, "public, max-age=300"),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// Scripts only from the dashboard itself, no framing, no sniffing, and
