@@ -23,6 +23,7 @@
 
 mod attempt;
 mod deadline;
+mod drain;
 mod hedge;
 
 use std::sync::Arc;
@@ -35,7 +36,7 @@ use tokio::time::Instant;
 
 use crate::config::routing::{HedgeAfter, Retries};
 use crate::provider::{
-    ChatInput, ChatOutput, Completion, EmbedInput, NativeBody, Provider, RerankInput,
+    ChatInput, ChatOutput, ChatReply, Completion, EmbedInput, NativeBody, Provider, RerankInput,
 };
 use crate::record::{RecordHandle, ms};
 use crate::routing::{Group, RouteCtx, Target, plan};
@@ -78,13 +79,18 @@ pub struct Job<'a> {
 
 /// Runs a chat request.
 pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>, Error> {
-    run(
+    let mut answer = run(
         job,
         |group: Arc<Group>, i: usize, model: String| async move {
             attempt::chat(&group.targets[i], input, &model).await
         },
     )
-    .await
+    .await?;
+    answer.value.reply = match answer.value.reply {
+        ChatReply::Stream(s) => ChatReply::Stream(drain::cut_off(s, job.rt.drain.clone())),
+        done => done,
+    };
+    Ok(answer)
 }
 
 /// Runs a token-counting request (Anthropic's `count_tokens`). A target

@@ -81,6 +81,17 @@ pub struct RawServer {
     /// Most requests in flight at once; more are shed at once with 503 and
     /// `Retry-After`, never queued. Default 4096.
     pub max_in_flight: Option<usize>,
+    /// Most client connections open at once; more are closed as soon as
+    /// they are accepted. Default 16384.
+    pub max_connections: Option<usize>,
+    /// Longest a client may take to send its request headers. Default `30s`.
+    pub header_read_timeout: Option<Dur>,
+    /// Longest a client may take to send its whole request body (then 408).
+    /// Default `60s`.
+    pub body_read_timeout: Option<Dur>,
+    /// On shutdown, how long requests and streams in flight may run before
+    /// the remaining streams end with an error event. Default `30s`.
+    pub drain_timeout: Option<Dur>,
     /// Default timeouts for every provider that does not set its own.
     pub timeouts: Option<RawTimeouts>,
     /// Conversation state the gateway keeps for the Responses API's
