@@ -149,6 +149,10 @@ pub struct RawProvider {
     pub headers: BTreeMap<String, String>,
     /// Timeouts for this provider; unset fields fall back to `server.timeouts`.
     pub timeouts: Option<RawTimeouts>,
+    /// Most requests in flight to this provider at once (streams count until
+    /// they end). A request over it falls back to the group's next target,
+    /// or gets 503 with `Retry-After` at once. Default: no limit.
+    pub max_in_flight: Option<usize>,
     /// `anthropic`, `bedrock`: `max_tokens` sent when the client gives none
     /// (these APIs require it). Default 4096.
     pub default_max_tokens: Option<u64>,

@@ -169,6 +169,8 @@ pub struct ProviderConfig {
     pub api_version: Option<String>,
     pub headers: Vec<(String, Secret)>,
     pub timeouts: Timeouts,
+    /// Most requests in flight to this provider (`None`: no limit).
+    pub max_in_flight: Option<usize>,
     /// `max_tokens` for APIs that require one (Anthropic, Bedrock).
     pub default_max_tokens: u64,
     /// Vertex: project and location, and the service-account key file.
@@ -212,6 +214,7 @@ impl ProviderConfig {
             api_version: None,
             headers: Vec::new(),
             timeouts: Timeouts::default(),
+            max_in_flight: None,
             default_max_tokens: DEFAULT_MAX_TOKENS,
             vertex: None,
             aws: None,
@@ -595,6 +598,7 @@ fn provider(
         api_version,
         headers,
         timeouts: defaults.overlay(p.timeouts),
+        max_in_flight: p.max_in_flight.map(|n| n.max(1)),
         default_max_tokens: p.default_max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
         vertex,
         aws,
