@@ -8,8 +8,8 @@
 //! at `/openapi.json` and interactive docs at `/docs` (vendored Swagger UI),
 //! both without the key: they describe the API, they do not use it.
 //!
-//! Errors are `{"error": {"type", "message"}}` with 400, 401, 404, 409 or
-//! 503. Every mutating call takes effect on this instance at once and on
+//! Errors are `{"error": {"type", "message"}}` with 400, 401, 404, 409,
+//! 422 (a refused config reload) or 503. Every mutating call takes effect on this instance at once and on
 //! other instances within `auth.cache_ttl`.
 
 pub mod analytics;
@@ -18,6 +18,7 @@ pub(crate) mod docs;
 pub mod key;
 mod keys;
 mod people;
+mod reload;
 mod status;
 
 pub use status::counters_label;
@@ -121,7 +122,8 @@ pub struct ErrorBody {
 /// What went wrong.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// `invalid_request`, `unauthorized`, `not_found`, `conflict` or `unavailable`.
+    /// `invalid_request`, `unauthorized`, `not_found`, `conflict`,
+    /// `invalid_config` or `unavailable`.
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub message: String,
@@ -174,10 +176,12 @@ impl IntoResponse for ApiError {
 }
 
 /// The admin application, its OpenAPI document and the dashboard (`/ui`),
-/// whose canary weight edits reload the config this gateway was built
-/// from, in memory.
+/// whose canary weight edits go through the gateway's file reloader, or
+/// rebuild its config in memory when it has none.
 pub fn app(gw: Arc<Gateway>, admin_key: Secret) -> Router {
-    let reloader = crate::reload::Reloader::in_memory(gw.clone());
+    let reloader = gw
+        .reloader()
+        .unwrap_or_else(|| crate::reload::Reloader::in_memory(gw.clone()));
     app_with_reloader(gw, admin_key, reloader)
 }
 
@@ -209,6 +213,7 @@ pub fn app_with_reloader(
         .routes(routes!(status::usage))
         .routes(routes!(status::routes))
         .routes(routes!(status::status))
+        .routes(routes!(reload::reload, reload::last))
         .routes(routes!(analytics::summary))
         .routes(routes!(analytics::timeseries))
         .routes(routes!(analytics::logs))

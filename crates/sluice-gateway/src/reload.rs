@@ -1,8 +1,10 @@
 //! Hot reload: re-read the config file and swap it in atomically.
 //!
 //! Triggered by a change to the file (watched through its parent directory,
-//! so editors that replace the file are seen), by SIGHUP, or by the
-//! dashboard's canary weight edits ([`Reloader::set_weights`]). The whole new file is validated first; a bad one is rejected with
+//! so editors that replace the file are seen), by SIGHUP, by the admin API
+//! (`POST /v1/reload`), or by the dashboard's canary weight edits
+//! ([`Reloader::set_weights`]). The whole new file is validated first; a
+//! bad one is rejected with
 //! its problems logged and kept as the last reload result, and the old
 //! config keeps serving. Requests in flight finish on the snapshot they
 //! started with. The listen address is read at start-up only.
@@ -26,7 +28,7 @@ use crate::config::{self, Config};
 use crate::state::Gateway;
 
 /// The result of the last reload attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReloadStatus {
     /// Seconds since the Unix epoch.
     pub at: u64,
@@ -35,7 +37,7 @@ pub struct ReloadStatus {
     pub generation: u64,
     /// Why the new config was refused.
     pub error: Option<String>,
-    /// What triggered it: `file`, `signal`, `dashboard`.
+    /// What triggered it: `file`, `signal`, `admin`, `dashboard`.
     pub trigger: String,
 }
 
@@ -60,7 +62,9 @@ impl Reloader {
         gw: Arc<Gateway>,
         adjust: impl Fn(&mut Config) + Send + Sync + 'static,
     ) -> Arc<Self> {
-        Self::build(Some(path.to_path_buf()), gw, Box::new(adjust))
+        let this = Self::build(Some(path.to_path_buf()), gw, Box::new(adjust));
+        this.gw.set_reloader(&this);
+        this
     }
 
     /// A reloader for a gateway without a config file: reloads rebuild the
