@@ -106,9 +106,28 @@ pub async fn page(State(ui): State<UiState>) -> Result<Response, UiError> {
         from_file: ui.reloader.path().is_some(),
         generation: rt.generation,
         last_reload,
-        // `Secret` prints as `[redacted]`, so the dump holds no credential.
-        config: format!("{:#?}", rt.config),
+        config: redact_urls(&format!("{:#?}", rt.config)),
     })
+}
+
+/// The config dump with URL credentials hidden. Every `Secret` already
+/// prints as `[redacted]`; plain URLs may still carry a credential in their
+/// user-info, their query, or (webhooks, whose URL is the credential) their
+/// path.
+fn redact_urls(dump: &str) -> String {
+    static PATTERNS: std::sync::OnceLock<Option<[regex::Regex; 3]>> = std::sync::OnceLock::new();
+    let Some([userinfo, query, webhook]) = PATTERNS.get_or_init(|| {
+        Some([
+            regex::Regex::new(r"(https?://)[^/@\s\x22]+@").ok()?,
+            regex::Regex::new(r"(https?://[^?\s\x22]*)\?[^\s\x22]*").ok()?,
+            regex::Regex::new(r"(webhook: Some\(\s*\x22https?://[^/\s\x22]+)[^\s\x22]*").ok()?,
+        ])
+    }) else {
+        return "(the config could not be shown)".to_owned();
+    };
+    let s = userinfo.replace_all(dump, "${1}[redacted]@");
+    let s = query.replace_all(&s, "${1}?[redacted]");
+    webhook.replace_all(&s, "${1}/[redacted]").into_owned()
 }
 
 /// `POST /ui/routes/weights`: `model` and one `w<N>` per target.
@@ -146,4 +165,27 @@ pub async fn weights(
     resp.headers_mut()
         .insert("hx-refresh", HeaderValue::from_static("true"));
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_urls;
+
+    #[test]
+    fn url_credentials_are_hidden() {
+        let dump = r#"base_url: "https://user:pw@example.com/v1?key=abc", webhook: Some(
+    "https://hooks.slack.com/services/T0/B0/XYZ",
+), url: "http://127.0.0.1:4318/v1/traces""#;
+        let out = redact_urls(dump);
+        assert!(
+            !out.contains("pw@") && !out.contains("key=abc") && !out.contains("XYZ"),
+            "{out}"
+        );
+        assert!(
+            out.contains("https://[redacted]@example.com/v1?[redacted]"),
+            "{out}"
+        );
+        assert!(out.contains("https://hooks.slack.com/[redacted]"), "{out}");
+        assert!(out.contains("http://127.0.0.1:4318/v1/traces"), "{out}");
+    }
 }
