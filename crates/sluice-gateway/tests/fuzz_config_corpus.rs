@@ -1,6 +1,7 @@
 //! Replays the config fuzz seed corpus (`fuzz/corpus/config/`) through
 //! [`sluice_gateway::config::fuzz`], the function the `config` fuzz target
 //! runs, so every `cargo test` checks it.
+#![cfg(test)]
 
 #[test]
 fn config_seeds_parse_without_panicking() {

@@ -5,6 +5,7 @@
 //!
 //! `SLUICE_WRITE_SEEDS=1 cargo test -p sluice-protocol --test fuzz_corpus`
 //! regenerates the seeds derived from the translation fixtures.
+#![cfg(test)]
 
 use std::path::{Path, PathBuf};
 
