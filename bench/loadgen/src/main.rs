@@ -40,6 +40,10 @@ fn pct(v: &mut [u32], p: f64) -> f64 {
     f64::from(v[idx.min(v.len() - 1)]) / 1000.0
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "read once, before any request is sent"
+)]
 fn load_keys(args: &Args) -> std::io::Result<Vec<String>> {
     let mut keys: Vec<String> = args.key.iter().cloned().collect();
     if let Some(path) = &args.keys_file {
