@@ -122,6 +122,7 @@ def gateway(config_yaml: str, env: dict[str, str] | None = None) -> Proc:
         env=env,
     )
     proc.data_dir = data_dir
+    proc.config_path = path
     m = next((ADMIN.search(line) for line in proc.lines if ADMIN.search(line)), None)
     proc.admin_url = m.group(1) if m else None
     return proc

@@ -145,7 +145,20 @@ def test_every_operation_answers_as_documented(gwa, admin, mock):
     totals = a.call("getUsage", 200)
     assert totals
     a.call("getRoutes", 200)
-    a.call("getStatus", 200)
+    generation = a.call("getStatus", 200)["config_generation"]
+
+    # Reload through the admin API: a bad file is refused and the old config
+    # keeps serving; the good file is swapped in as the next generation.
+    good = open(gwa.config_path).read()
+    with open(gwa.config_path, "w") as f:
+        f.write(good + "\nnot_a_section: true\n")
+    a.call("reloadConfig", 422)
+    assert a.call("getReload", 200)["ok"] is False
+    assert a.call("getStatus", 200)["config_generation"] == generation
+    with open(gwa.config_path, "w") as f:
+        f.write(good)
+    reloaded = a.call("reloadConfig", 200)
+    assert reloaded["ok"] is True and reloaded["trigger"] == "admin" and reloaded["generation"] > generation
 
     # Analytics over the request above.
     summary = a.call("getAnalyticsSummary", 200, query="group_by=model,key")

@@ -8,8 +8,8 @@
 //! at `/openapi.json` and interactive docs at `/docs` (vendored Swagger UI),
 //! both without the key: they describe the API, they do not use it.
 //!
-//! Errors are `{"error": {"type", "message"}}` with 400, 401, 404, 409 or
-//! 503. Every mutating call takes effect on this instance at once and on
+//! Errors are `{"error": {"type", "message"}}` with 400, 401, 404, 409,
+//! 422 (a refused config reload) or 503. Every mutating call takes effect on this instance at once and on
 //! other instances within `auth.cache_ttl`.
 
 mod analytics;
@@ -18,6 +18,7 @@ mod docs;
 pub mod key;
 mod keys;
 mod people;
+mod reload;
 mod status;
 
 pub use status::counters_label;
@@ -121,7 +122,8 @@ pub struct ErrorBody {
 /// What went wrong.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// `invalid_request`, `unauthorized`, `not_found`, `conflict` or `unavailable`.
+    /// `invalid_request`, `unauthorized`, `not_found`, `conflict`,
+    /// `invalid_config` or `unavailable`.
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub message: String,
@@ -183,6 +185,7 @@ pub fn app(gw: Arc<Gateway>, admin_key: Secret) -> Router {
         .routes(routes!(status::usage))
         .routes(routes!(status::routes))
         .routes(routes!(status::status))
+        .routes(routes!(reload::reload, reload::last))
         .routes(routes!(analytics::summary))
         .routes(routes!(analytics::timeseries))
         .routes(routes!(analytics::logs))

@@ -30,8 +30,8 @@ pub use raw::{HfTask, OnModelMismatch};
 pub use secret::Secret;
 pub use validate::{
     AwsConfig, Config, DEFAULT_AZURE_API_VERSION, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY, DEFAULT_MAX_TOKENS, ModelConfig, ProviderConfig, ResponsesConfig,
-    RouteConfig, ServerConfig, Timeouts, VertexConfig,
+    DEFAULT_MAX_BODY, DEFAULT_MAX_TOKENS, ListenerLimits, ModelConfig, ProviderConfig,
+    ResponsesConfig, RouteConfig, ServerConfig, Timeouts, VertexConfig,
 };
 
 /// One thing wrong with a config file.

@@ -23,6 +23,7 @@
 
 mod attempt;
 mod deadline;
+mod drain;
 mod hedge;
 
 use std::sync::Arc;
@@ -35,7 +36,7 @@ use tokio::time::Instant;
 
 use crate::config::routing::{HedgeAfter, Retries};
 use crate::provider::{
-    ChatInput, ChatOutput, Completion, EmbedInput, NativeBody, Provider, RerankInput,
+    ChatInput, ChatOutput, ChatReply, Completion, EmbedInput, NativeBody, Provider, RerankInput,
 };
 use crate::record::{RecordHandle, ms};
 use crate::routing::{Group, RouteCtx, Target, plan};
@@ -78,13 +79,18 @@ pub struct Job<'a> {
 
 /// Runs a chat request.
 pub async fn chat(job: &Job<'_>, input: &ChatInput) -> Result<Answer<ChatOutput>, Error> {
-    run(
+    let mut answer = run(
         job,
         |group: Arc<Group>, i: usize, model: String| async move {
             attempt::chat(&group.targets[i], input, &model).await
         },
     )
-    .await
+    .await?;
+    answer.value.reply = match answer.value.reply {
+        ChatReply::Stream(s) => ChatReply::Stream(drain::cut_off(s, job.rt.drain.clone())),
+        done => done,
+    };
+    Ok(answer)
 }
 
 /// Runs a token-counting request (Anthropic's `count_tokens`). A target
@@ -200,12 +206,17 @@ where
     let mut last: Option<Error> = None;
     let mut made = 0u32;
     let mut step = 0usize;
+    // A target whose provider was at its `max_in_flight` (name, limit).
+    let mut full: Option<(String, usize)> = None;
     // Each target may be skipped (breaker probe taken) at most once per lap.
     let max_steps = plan.order.len() * (policy.retries.attempts as usize + 1);
     while made < policy.retries.attempts && step < max_steps {
         let i = plan.order[step % plan.order.len()];
         let target = &group.targets[i];
         if step >= plan.order.len() {
+            if made == 0 && full.is_some() {
+                break; // every target is full: shed now, never queue
+            }
             let Some(wait) = backoff(&policy.retries, made, last.as_ref()) else {
                 break;
             };
@@ -218,6 +229,12 @@ where
             }
         }
         step += 1;
+        // Before the breaker, so a full provider never takes a probe slot.
+        let Some(permit) = target.gate.try_enter(target.max_in_flight) else {
+            let limit = target.max_in_flight.unwrap_or_default();
+            full = Some((target.provider.name().to_owned(), limit));
+            continue;
+        };
         if !target.stats.try_acquire(Instant::now()) && plan.order.len() > 1 {
             continue;
         }
@@ -245,7 +262,7 @@ where
                 .await
             }
             None => {
-                let guard = target.stats.start();
+                let guard = target.stats.start().holding(permit);
                 let result = attempt(group.clone(), i, upstream_model.clone()).await;
                 let took = started.elapsed();
                 note(
@@ -293,6 +310,9 @@ where
         }
     }
     Err(last.unwrap_or_else(|| {
+        if let Some((provider, limit)) = full {
+            return crate::routing::gate::full(&provider, limit);
+        }
         Error::new(
             ErrorKind::UpstreamConnect,
             format!("every target of `{requested}` is unavailable (circuit open)"),

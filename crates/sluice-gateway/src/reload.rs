@@ -19,7 +19,7 @@ use crate::config::{self, Config};
 use crate::state::Gateway;
 
 /// The result of the last reload attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReloadStatus {
     /// Seconds since the Unix epoch.
     pub at: u64,
@@ -50,13 +50,15 @@ impl Reloader {
         gw: Arc<Gateway>,
         adjust: impl Fn(&mut Config) + Send + Sync + 'static,
     ) -> Arc<Self> {
-        Arc::new(Self {
+        let this = Arc::new(Self {
             path: path.to_path_buf(),
             gw,
             adjust: Box::new(adjust),
             last: Mutex::new(None),
             lock: tokio::sync::Mutex::new(()),
-        })
+        });
+        this.gw.set_reloader(&this);
+        this
     }
 
     /// The last reload's result, if any reload was attempted.

@@ -13,6 +13,7 @@
 
 pub mod breaker;
 pub mod condition;
+pub mod gate;
 pub mod health;
 pub mod plan;
 pub mod stats;
@@ -45,6 +46,9 @@ pub struct Target {
     pub timeouts: Timeouts,
     pub when: Option<RawCondition>,
     pub stats: Arc<TargetStats>,
+    /// Requests in flight to this target's provider, and its limit.
+    pub gate: Arc<gate::Gate>,
+    pub max_in_flight: Option<usize>,
     /// The price of a fixed upstream model (none for a wildcard template:
     /// see [`Target::price_of`]).
     pub price: Option<Price>,
@@ -251,6 +255,8 @@ impl ModelTable {
                     .and_then(|model| prices.lookup(&pc.name, pc.kind, model));
                 targets.push(Target {
                     stats: registry.get(&id, m.policy.breaker),
+                    gate: registry.gate(&pc.name),
+                    max_in_flight: pc.max_in_flight,
                     id,
                     provider,
                     template,

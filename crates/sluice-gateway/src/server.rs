@@ -2,7 +2,8 @@
 //!
 //! [`app`] assembles the routes and sets the order of the HTTP layers, in
 //! one place. [`serve`] runs the accept loop with per-connection settings
-//! (`TCP_NODELAY`, header read timeout) and graceful shutdown.
+//! (`TCP_NODELAY`, header read timeout, connection cap) and graceful
+//! shutdown with a drain deadline.
 
 mod answer;
 mod auth;
@@ -35,12 +36,15 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use auth::{AuthLayer, presented_key};
 pub use context::{RecordLayer, RequestCtx};
 
+use crate::config::ListenerLimits;
 use crate::state::Gateway;
 
 /// Response header carrying the request id.
@@ -95,41 +99,57 @@ pub fn app(gw: Arc<Gateway>) -> Router {
 }
 
 /// Listener settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
-    /// Longest a client may take to send its request headers.
-    pub header_read_timeout: Duration,
-    /// How long in-flight requests may run after shutdown begins.
-    pub drain_timeout: Duration,
+    /// Connection limits, client read timeouts and the drain deadline.
+    pub limits: ListenerLimits,
+    /// Cancelled when the drain deadline passes, so that streams still open
+    /// end with a terminal error event instead of a silent close (see
+    /// [`Gateway::drain_token`]).
+    pub cut_off: Option<CancellationToken>,
 }
 
-impl Default for ServeOptions {
-    fn default() -> Self {
+impl ServeOptions {
+    /// The listener settings of `gw`'s config, cutting off its streams when
+    /// the drain deadline passes.
+    pub fn for_gateway(gw: &Gateway) -> Self {
         Self {
-            header_read_timeout: Duration::from_secs(30),
-            drain_timeout: Duration::from_secs(30),
+            limits: gw.snapshot().config.server.listener,
+            cut_off: Some(gw.drain_token()),
         }
     }
 }
 
+/// How long cut-off streams get to write their terminal event and close.
+const CUT_OFF_GRACE: Duration = Duration::from_secs(2);
+
 /// Serves `app` on `listener` until `shutdown` resolves, then stops
 /// accepting and lets open connections finish for up to the drain timeout.
+/// Streams still open then are cut off (see [`ServeOptions::cut_off`]) and
+/// get a short grace to say so before their connections are dropped.
+///
+/// Per connection: `TCP_NODELAY`, the header read timeout, a 256 KiB read
+/// buffer (which bounds the request head), at most 256 concurrent HTTP/2
+/// streams; connections over `max_connections` are closed at once.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     opts: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) {
+    let limits = opts.limits;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(opts.header_read_timeout)
+        .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(256 * 1024);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(256);
+        .max_concurrent_streams(256)
+        .max_header_list_size(256 * 1024);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -145,6 +165,14 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(
+                max = limits.max_connections,
+                "connection refused: server.max_connections reached"
+            );
+            drop(stream);
+            continue;
+        };
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
@@ -152,16 +180,25 @@ pub async fn serve(
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
+            let _slot = slot;
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    if tokio::time::timeout(opts.drain_timeout, graceful.shutdown())
+    let mut drained = std::pin::pin!(graceful.shutdown());
+    if tokio::time::timeout(limits.drain_timeout, &mut drained)
         .await
-        .is_err()
+        .is_ok()
     {
-        tracing::warn!("drain timeout passed with connections still open");
+        return;
+    }
+    tracing::warn!("drain timeout passed with requests still open; ending their streams");
+    if let Some(cut_off) = &opts.cut_off {
+        cut_off.cancel();
+    }
+    if tokio::time::timeout(CUT_OFF_GRACE, drained).await.is_err() {
+        tracing::warn!("connections still open after the cut-off; closing them");
     }
 }

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arc_swap::ArcSwap;
 use sluice_protocol::Error;
 use sluice_store::{MemoryResponseStore, ResponseStore};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, RouteConfig};
 use crate::ledger::Ledger;
@@ -37,6 +38,9 @@ pub struct Runtime {
     pub passthrough: crate::passthrough::Table,
     /// The response cache (process-wide, shared by every snapshot).
     pub cache: Arc<crate::cache::Cache>,
+    /// Cancelled when the shutdown drain deadline passes (process-wide):
+    /// streams still open then end with an error event.
+    pub drain: CancellationToken,
     /// Increases by one with every successful reload.
     pub generation: u64,
     /// Active health checks of this snapshot; stop when it is replaced.
@@ -52,6 +56,7 @@ impl Runtime {
         stats: &StatsRegistry,
         tenancy: Arc<Tenancy>,
         cache: Arc<crate::cache::Cache>,
+        drain: CancellationToken,
     ) -> Result<Self, Error> {
         let mut providers = HashMap::with_capacity(config.providers.len());
         for p in &config.providers {
@@ -69,6 +74,7 @@ impl Runtime {
             tenancy,
             passthrough,
             cache,
+            drain,
             generation,
             _health: health,
         })
@@ -112,6 +118,11 @@ pub struct Gateway {
     responses: Arc<dyn ResponseStore>,
     /// The response cache, kept across reloads.
     cache: Arc<crate::cache::Cache>,
+    /// Cut-off signal for streams at the end of the shutdown drain.
+    drain: CancellationToken,
+    /// Reloads from the config file, when there is one (weak: the reloader
+    /// holds the gateway).
+    reloader: std::sync::OnceLock<std::sync::Weak<crate::reload::Reloader>>,
 }
 
 impl Gateway {
@@ -133,7 +144,15 @@ impl Gateway {
         crate::tokens::warm_up();
         let stats = StatsRegistry::default();
         let cache = crate::cache::Cache::new(&config, ledger.clone());
-        let rt = Runtime::build(config, 1, &stats, tenancy.clone(), cache.clone())?;
+        let drain = CancellationToken::new();
+        let rt = Runtime::build(
+            config,
+            1,
+            &stats,
+            tenancy.clone(),
+            cache.clone(),
+            drain.clone(),
+        )?;
         Ok(Arc::new(Self {
             runtime: ArcSwap::from_pointee(rt),
             generation: AtomicU64::new(1),
@@ -142,6 +161,8 @@ impl Gateway {
             tenancy,
             responses: store,
             cache,
+            drain,
+            reloader: std::sync::OnceLock::new(),
         }))
     }
 
@@ -175,6 +196,22 @@ impl Gateway {
         self.runtime.load_full()
     }
 
+    /// The reloader of this gateway's config file, if it was started from one.
+    pub fn reloader(&self) -> Option<Arc<crate::reload::Reloader>> {
+        self.reloader.get().and_then(std::sync::Weak::upgrade)
+    }
+
+    /// Registers the reloader the admin API triggers. The first one wins.
+    pub(crate) fn set_reloader(&self, r: &Arc<crate::reload::Reloader>) {
+        let _ = self.reloader.set(Arc::downgrade(r));
+    }
+
+    /// Cancel to end every open stream with an error event; the listener
+    /// does so when its drain deadline passes ([`crate::server::serve`]).
+    pub fn drain_token(&self) -> CancellationToken {
+        self.drain.clone()
+    }
+
     /// The ledger records go to.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
@@ -190,6 +227,7 @@ impl Gateway {
             &self.stats,
             self.tenancy.clone(),
             self.cache.clone(),
+            self.drain.clone(),
         )?;
         self.runtime.store(Arc::new(rt));
         self.generation.store(generation, Ordering::Release);

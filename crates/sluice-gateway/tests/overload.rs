@@ -107,3 +107,84 @@ async fn excess_requests_are_shed_fast_and_recorded() {
     );
     assert!(metrics.contains("sluice_rejections_total{reason=\"shed\"} 17"));
 }
+
+const PER_UPSTREAM: &str = r#"
+providers:
+  small:
+    type: openai
+    base_url: MOCK_URL/v1
+    api_key: env:PROVIDER_KEY
+    max_in_flight: 2
+  spare:
+    type: openai
+    base_url: MOCK_B_URL/v1
+    api_key: env:PROVIDER_KEY
+models:
+  - name: only-small
+    provider: small
+    model: mock-gpt
+  - name: with-spare
+    strategy: priority
+    targets:
+      - { provider: small, model: mock-gpt }
+      - { provider: spare, model: mock-gpt }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_upstream_falls_back_or_sheds_without_tripping_its_breaker() {
+    let h = Harness::start_two(PER_UPSTREAM).await;
+    let slow = |model: &str| {
+        json!({"model": model, "stream": true,
+            "messages": [{"role": "user", "content": "<<mock ttft_ms=1500>> slow"}]})
+    };
+    // Five at once to a provider that takes two: three are shed at once.
+    let started = Instant::now();
+    let results = futures_util::future::join_all((0..5).map(|_| async {
+        let r = h.post("/v1/chat/completions", &slow("only-small")).await;
+        let status = r.status().as_u16();
+        let retry = r.headers().get("retry-after").cloned();
+        let took = started.elapsed();
+        let body = r.text().await.unwrap();
+        (status, retry, took, body)
+    }))
+    .await;
+    let mut statuses: Vec<u16> = results.iter().map(|r| r.0).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 200, 503, 503, 503], "{results:?}");
+    for (_, retry, took, body) in results.iter().filter(|r| r.0 == 503) {
+        assert_eq!(retry.as_ref().unwrap(), "1");
+        assert!(
+            *took < Duration::from_millis(1200),
+            "shed, not queued: {took:?}"
+        );
+        assert!(body.contains("max_in_flight"), "{body}");
+    }
+    // With a second target, the overflow falls back instead.
+    let results = futures_util::future::join_all((0..4).map(|_| async {
+        h.post("/v1/chat/completions", &slow("with-spare"))
+            .await
+            .status()
+    }))
+    .await;
+    assert!(results.iter().all(|s| s.as_u16() == 200), "{results:?}");
+    let spare = h.mock_b.as_ref().unwrap().requests().len();
+    assert_eq!(spare, 2, "two of four went to the spare target");
+    // Being full is not a failure: the breakers stay closed.
+    let routes = serde_json::to_value(h.gw.routes_view())
+        .unwrap()
+        .to_string();
+    assert!(!routes.contains("\"open\""), "{routes}");
+    let records = h.records(9).await;
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.outcome.as_str() == "shed")
+            .count(),
+        3
+    );
+    assert_eq!(
+        h.gw.stats().gate("small").in_flight(),
+        0,
+        "permits are returned"
+    );
+}

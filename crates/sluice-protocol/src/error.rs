@@ -28,6 +28,8 @@ pub enum ErrorKind {
     UnsupportedParam,
     /// The request body exceeds the configured limit.
     PayloadTooLarge,
+    /// The client did not send its request body within the read timeout.
+    RequestTimeout,
     /// No or an invalid gateway key was presented.
     Unauthorized,
     /// The key is valid but not allowed to do this (model, route).
@@ -81,6 +83,7 @@ impl ErrorKind {
             Self::InvalidRequest => "invalid_request",
             Self::UnsupportedParam => "unsupported_param",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::ModelNotFound => "model_not_found",
@@ -119,6 +122,7 @@ impl ErrorKind {
             Self::Forbidden => 403,
             Self::ModelNotFound | Self::NotFound | Self::UpstreamNotFound => 404,
             Self::MethodNotAllowed => 405,
+            Self::RequestTimeout => 408,
             Self::PayloadTooLarge => 413,
             Self::RateLimited | Self::BudgetExceeded | Self::UpstreamRateLimited => 429,
             Self::Internal => 500,

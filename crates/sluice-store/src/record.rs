@@ -31,7 +31,7 @@ impl Outcome {
             ErrorKind::RateLimited => Self::RateLimited,
             ErrorKind::BudgetExceeded => Self::BudgetExceeded,
             ErrorKind::BlockedByGuardrail => Self::BlockedByGuardrail,
-            ErrorKind::Overloaded => Self::Shed,
+            ErrorKind::Overloaded if !after_first_byte => Self::Shed,
             ErrorKind::UpstreamTimeout => Self::Timeout,
             _ if after_first_byte => Self::StreamError,
             k if k.is_upstream() => Self::UpstreamError,

@@ -161,7 +161,13 @@ pub async fn serve(
         config_path.map(|p| Reloader::new(p, gw.clone(), move |c| c.server.listen = local));
     let watch = reloader.as_ref().map(Reloader::watch);
     let app = server::app(gw.clone());
-    server::serve(listener, app, ServeOptions::default(), shutdown_signal()).await;
+    server::serve(
+        listener,
+        app,
+        ServeOptions::for_gateway(&gw),
+        shutdown_signal(),
+    )
+    .await;
     let _ = admin_stop.send(());
     if let Some(t) = admin_task {
         let _ = t.await;

@@ -48,6 +48,7 @@ pub fn from_env(env: Env<'_>, listen: SocketAddr) -> Config {
             max_body_bytes: usize::try_from(DEFAULT_MAX_BODY).unwrap_or(usize::MAX),
             max_in_flight: super::validate::DEFAULT_MAX_IN_FLIGHT,
             responses: ResponsesConfig::default(),
+            listener: Default::default(),
         },
         providers,
         models,

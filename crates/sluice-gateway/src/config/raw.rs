@@ -81,6 +81,17 @@ pub struct RawServer {
     /// Most requests in flight at once; more are shed at once with 503 and
     /// `Retry-After`, never queued. Default 4096.
     pub max_in_flight: Option<usize>,
+    /// Most client connections open at once; more are closed as soon as
+    /// they are accepted. Default 16384.
+    pub max_connections: Option<usize>,
+    /// Longest a client may take to send its request headers. Default `30s`.
+    pub header_read_timeout: Option<Dur>,
+    /// Longest a client may take to send its whole request body (then 408).
+    /// Default `60s`.
+    pub body_read_timeout: Option<Dur>,
+    /// On shutdown, how long requests and streams in flight may run before
+    /// the remaining streams end with an error event. Default `30s`.
+    pub drain_timeout: Option<Dur>,
     /// Default timeouts for every provider that does not set its own.
     pub timeouts: Option<RawTimeouts>,
     /// Conversation state the gateway keeps for the Responses API's
@@ -138,6 +149,10 @@ pub struct RawProvider {
     pub headers: BTreeMap<String, String>,
     /// Timeouts for this provider; unset fields fall back to `server.timeouts`.
     pub timeouts: Option<RawTimeouts>,
+    /// Most requests in flight to this provider at once (streams count until
+    /// they end). A request over it falls back to the group's next target,
+    /// or gets 503 with `Retry-After` at once. Default: no limit.
+    pub max_in_flight: Option<usize>,
     /// `anthropic`, `bedrock`: `max_tokens` sent when the client gives none
     /// (these APIs require it). Default 4096.
     pub default_max_tokens: Option<u64>,

@@ -81,6 +81,29 @@ pub struct ServerConfig {
     /// Most requests in flight at once (the rest get 503).
     pub max_in_flight: usize,
     pub responses: ResponsesConfig,
+    /// Client connection limits and shutdown drain.
+    pub listener: ListenerLimits,
+}
+
+/// `server.max_connections`, the client read timeouts and the drain
+/// deadline, after validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerLimits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub drain_timeout: Duration,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 16_384,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(60),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// `server.responses:` after validation.
@@ -146,6 +169,8 @@ pub struct ProviderConfig {
     pub api_version: Option<String>,
     pub headers: Vec<(String, Secret)>,
     pub timeouts: Timeouts,
+    /// Most requests in flight to this provider (`None`: no limit).
+    pub max_in_flight: Option<usize>,
     /// `max_tokens` for APIs that require one (Anthropic, Bedrock).
     pub default_max_tokens: u64,
     /// Vertex: project and location, and the service-account key file.
@@ -189,6 +214,7 @@ impl ProviderConfig {
             api_version: None,
             headers: Vec::new(),
             timeouts: Timeouts::default(),
+            max_in_flight: None,
             default_max_tokens: DEFAULT_MAX_TOKENS,
             vertex: None,
             aws: None,
@@ -408,6 +434,20 @@ fn server(cx: &mut Ctx<'_>, raw: &RawConfig) -> ServerConfig {
             .unwrap_or(DEFAULT_MAX_IN_FLIGHT)
             .max(1),
         responses,
+        listener: listener_limits(&raw.server),
+    }
+}
+
+fn listener_limits(raw: &super::raw::RawServer) -> ListenerLimits {
+    let d = ListenerLimits::default();
+    let positive = |v: Option<super::units::Dur>, default: Duration| {
+        v.map(|v| v.0).filter(|v| !v.is_zero()).unwrap_or(default)
+    };
+    ListenerLimits {
+        max_connections: raw.max_connections.unwrap_or(d.max_connections).max(1),
+        header_read_timeout: positive(raw.header_read_timeout, d.header_read_timeout),
+        body_read_timeout: positive(raw.body_read_timeout, d.body_read_timeout),
+        drain_timeout: raw.drain_timeout.map_or(d.drain_timeout, |v| v.0),
     }
 }
 
@@ -558,6 +598,7 @@ fn provider(
         api_version,
         headers,
         timeouts: defaults.overlay(p.timeouts),
+        max_in_flight: p.max_in_flight.map(|n| n.max(1)),
         default_max_tokens: p.default_max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
         vertex,
         aws,

@@ -116,7 +116,7 @@ impl TargetStats {
     /// Counts a request in flight until the guard is dropped.
     pub fn start(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(self.clone())
+        InFlight(self.clone(), None)
     }
 
     /// Whether the breaker lets requests through (for planning).
@@ -198,7 +198,16 @@ impl TargetStats {
 
 /// Decrements the in-flight count when dropped.
 #[derive(Debug)]
-pub struct InFlight(Arc<TargetStats>);
+pub struct InFlight(Arc<TargetStats>, Option<super::gate::Permit>);
+
+impl InFlight {
+    /// Also holds the provider's in-flight permit until the attempt ends
+    /// (for a stream: until the stream ends).
+    pub fn holding(mut self, permit: super::gate::Permit) -> Self {
+        self.1 = Some(permit);
+        self
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -210,6 +219,8 @@ impl Drop for InFlight {
 #[derive(Debug, Default)]
 pub struct StatsRegistry {
     targets: Mutex<HashMap<String, Arc<TargetStats>>>,
+    /// In-flight counts per provider name ([`super::gate`]).
+    gates: Mutex<HashMap<String, Arc<super::gate::Gate>>>,
 }
 
 impl StatsRegistry {
@@ -219,6 +230,15 @@ impl StatsRegistry {
             .lock()
             .entry(id.to_owned())
             .or_insert_with(|| Arc::new(TargetStats::new(id.to_owned(), breaker)))
+            .clone()
+    }
+
+    /// The in-flight gate of the provider `name`.
+    pub fn gate(&self, name: &str) -> Arc<super::gate::Gate> {
+        self.gates
+            .lock()
+            .entry(name.to_owned())
+            .or_default()
             .clone()
     }
 

@@ -2,7 +2,9 @@
 //!
 //! A declared `Content-Length` over the limit is refused before a byte is
 //! read; a chunked body is counted as it arrives and refused as soon as it
-//! crosses the limit, so an oversized body is never buffered whole.
+//! crosses the limit, so an oversized body is never buffered whole. A body
+//! that does not arrive within `server.body_read_timeout` (a slow-loris
+//! client) gets 408.
 
 use axum::body::Body;
 use bytes::Bytes;
@@ -14,7 +16,18 @@ use sluice_protocol::{Error, ErrorKind};
 /// capture when payload logging is configured anywhere.
 pub async fn read_for(ctx: &super::RequestCtx, body: Body) -> Result<Bytes, Error> {
     let cfg = &ctx.rt.config;
-    let bytes = read(body, cfg.server.max_body_bytes).await?;
+    let timeout = cfg.server.listener.body_read_timeout;
+    let bytes = tokio::time::timeout(timeout, read(body, cfg.server.max_body_bytes))
+        .await
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::RequestTimeout,
+                format!(
+                    "The request body did not arrive within {}s (server.body_read_timeout).",
+                    timeout.as_secs()
+                ),
+            )
+        })??;
     let p = &cfg.ledger.payloads;
     if p.enabled || !p.routes.is_empty() || !p.keys.is_empty() {
         ctx.record.arm_capture(p.clone(), bytes.clone());

@@ -29,6 +29,9 @@ pub struct Harness {
     /// The admin API's base URL.
     pub admin_url: String,
     stop: Option<oneshot::Sender<()>>,
+    /// One client for every call: building one loads the TLS roots, which
+    /// is slow enough in a debug build to distort timing assertions.
+    http: reqwest::Client,
     /// Holds the SQLite store.
     _data: tempfile::TempDir,
 }
@@ -105,7 +108,7 @@ impl Harness {
         tokio::spawn(server::serve(
             listener,
             app,
-            ServeOptions::default(),
+            ServeOptions::for_gateway(&gw),
             until(stopped_a),
         ));
         let admin_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -125,6 +128,7 @@ impl Harness {
             gw,
             admin_url,
             stop: Some(stop),
+            http: reqwest::Client::new(),
             _data: data,
         }
     }
@@ -140,7 +144,7 @@ impl Harness {
     }
 
     pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder().build().expect("client")
+        self.http.clone()
     }
 
     pub fn endpoint(&self, path: &str) -> String {
