@@ -73,7 +73,12 @@ def targets():
     out = ["| target | figure | met |", "|---|---|---|"]
 
     def t(name, value, ok, spec=".2f", unit=""):
-        met = "n/a" if value is None else ("yes" if ok(value) else "**no**")
+        if value is None:
+            met = "not measured"
+        elif value <= 0:
+            met = "below this run's noise"
+        else:
+            met = "yes" if ok(value) else "**no**"
         out.append(f"| {name} | {fmt(value, spec)}{unit if value is not None else ''} | {met} |")
 
     t("closed-loop peak, default pipeline / hyper floor ≥ 0.60",
@@ -85,6 +90,10 @@ def targets():
     t("RSS with 10,000 open streams < 250 MiB (held: see table)", mib(get("sluice hold", "rss_max_kib")), lambda v: v < 250, ".1f", " MiB")
     t("closed-loop peak, Sluice / LiteLLM ≥ 50",
       ratio(get("sluice peak", "rps"), get("litellm peak", "rps")), lambda v: v >= 50, ".1f")
+    t("CPU per request, LiteLLM / Sluice ≥ 50 (capacity of one core)",
+      ratio(get("litellm peak", "cpu_us_per_req"), get("sluice peak", "cpu_us_per_req")), lambda v: v >= 50, ".1f")
+    t("CPU per request, Sluice / hyper floor ≤ 1.67 (the 60% peak target, by CPU)",
+      ratio(get("sluice peak", "cpu_us_per_req"), get("floor peak", "cpu_us_per_req")), lambda v: v <= 1 / 0.6, ".1f")
     t("added latency c=1 p50, LiteLLM / Sluice ≥ 20",
       ratio(added("litellm", "c1", "p50_ms"), added("sluice", "c1", "p50_ms")), lambda v: v >= 20, ".1f")
     t("CPU per request, 1 MB / 100 KB body ≤ 10 (linear)",
