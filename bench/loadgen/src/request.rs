@@ -188,3 +188,35 @@ fn memfind(hay: &[u8], needle: &[u8]) -> bool {
 fn micros(d: Duration) -> u32 {
     u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn args(extra: &[&str]) -> Args {
+        let mut v = vec!["loadgen", "--url", "http://127.0.0.1:1/v1/chat/completions"];
+        v.extend_from_slice(extra);
+        Args::parse_from(v)
+    }
+
+    #[test]
+    fn one_body_per_model_with_the_prompt_size_asked() {
+        let b = bodies(&args(&["--models", "3", "--prompt-bytes", "1000"]));
+        assert_eq!(b.len(), 3);
+        let v: serde_json::Value = serde_json::from_slice(&b[2]).unwrap();
+        assert_eq!(v["model"], "bench-2");
+        let prompt = v["messages"][0]["content"].as_str().unwrap();
+        assert!(prompt.len() >= 1000 && prompt.len() < 1100);
+    }
+
+    #[test]
+    fn nonce_makes_every_prompt_different() {
+        let b = bodies(&args(&[]));
+        let (x, y) = (with_nonce(&b[0], 1), with_nonce(&b[0], 2));
+        assert_ne!(x, y);
+        assert_eq!(x.len(), b[0].len());
+        assert!(memfind(&y, b"000000000002"));
+    }
+}
