@@ -1,6 +1,6 @@
 import pytest
 
-from harness import Mock, gateway
+from harness import GATEWAYS, LEAKS, Mock, gateway
 
 PROVIDER_KEY = "sk-provider-canary-4f1c9e0b7a"
 CLIENT_KEY = "sk-client-canary-88aa11"
@@ -22,6 +22,18 @@ models:
   - name: "mock/*"
     provider: mock
 """
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_leaks():
+    """After the whole session (every gateway at TRACE), no secret appeared
+    in any gateway's output or data files (see harness.scan_for_secrets)."""
+    yield
+    for g in GATEWAYS:
+        if g.p.poll() is None:
+            g.stop()
+        g.scan()
+    assert not LEAKS, "secrets leaked:\n" + "\n".join(sorted(set(LEAKS))[:50])
 
 
 @pytest.fixture(scope="session")

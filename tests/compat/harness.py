@@ -24,6 +24,22 @@ BIN = os.environ.get("SLUICE_BIN", str(ROOT / "target" / "debug" / "sluice"))
 LISTENING = re.compile(r"listening on (http://\S+)")
 ADMIN = re.compile(r"Admin API on (http://\S+)")
 
+# Every gateway under test logs at this level (TRACE by default), and when
+# it stops, its whole output and every file of its data directory (the
+# SQLite database and WAL, the spool) are searched for secrets: the
+# canary keys the tests configure and any generated virtual or admin key.
+# `conftest.py` fails the session if anything was found.
+LOG_LEVEL = os.environ.get("SLUICE_TEST_LOG_LEVEL", "trace")
+SECRETS = re.compile(rb"sk-[A-Za-z-]*canary[A-Za-z0-9_-]*|sk-sluice-(?:admin-)?[A-Za-z0-9]{24,}")
+LEAKS: list[str] = []
+GATEWAYS: list["Proc"] = []
+
+
+def scan_for_secrets(where: str, data: bytes) -> None:
+    """Records every secret found in `data` (from `where`) in LEAKS."""
+    for m in set(SECRETS.findall(data)):
+        LEAKS.append(f"{where}: {m.decode(errors='replace')}")
+
 
 class Proc:
     """A sluice subprocess with captured output."""
@@ -31,6 +47,12 @@ class Proc:
     def __init__(self, args: list[str], env: dict[str, str] | None = None):
         full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
         full_env.update(env or {})
+        self.gateway = args[:1] == ["serve"]
+        self.scanned = False
+        if self.gateway:
+            if "--log-level" not in args:
+                args = [*args, "--log-level", LOG_LEVEL]
+            GATEWAYS.append(self)
         self.p = subprocess.Popen(
             [BIN, *args],
             stdout=subprocess.PIPE,
@@ -64,9 +86,23 @@ class Proc:
                 self.p.wait(15)
             except subprocess.TimeoutExpired:
                 self.p.kill()
+                self.p.wait(5)
+        self.scan()
         data_dir = getattr(self, "data_dir", None)
         if data_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+    def scan(self) -> None:
+        """Searches this gateway's output and data files for secrets."""
+        if not self.gateway or self.scanned:
+            return
+        self.scanned = True
+        name = " ".join(self.p.args[1:3]) if isinstance(self.p.args, list) else "gateway"
+        scan_for_secrets(f"output of {name}", "\n".join(self.lines).encode())
+        data_dir = getattr(self, "data_dir", None)
+        for path in Path(data_dir).rglob("*") if data_dir else []:
+            if path.is_file() and path.name != "admin.key":
+                scan_for_secrets(str(path), path.read_bytes())
 
     def records(self) -> list[dict]:
         out = []

@@ -115,6 +115,16 @@ pub fn parse(
     validate::validate(raw, source, env)
 }
 
+/// Fuzz entry point (`fuzz/fuzz_targets/config.rs` and its corpus replay):
+/// parses arbitrary bytes as a config file, with every environment
+/// reference set. It must answer a config or a [`ConfigError`], never panic.
+#[doc(hidden)]
+pub fn fuzz(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = parse(text, "fuzz.yaml", &|_| Some("fuzz-value".to_owned()));
+    }
+}
+
 /// Reads, parses and validates a config file, resolving `env:` references
 /// from the process environment. Blocking: call at start-up or from a
 /// blocking task.

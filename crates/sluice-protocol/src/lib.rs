@@ -34,6 +34,7 @@ pub mod bedrock;
 pub mod cohere;
 pub mod error;
 pub mod eventstream;
+pub mod fuzzing;
 pub mod gemini;
 pub mod huggingface;
 pub mod json;
