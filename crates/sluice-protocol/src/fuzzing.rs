@@ -54,16 +54,37 @@ pub fn sse(data: &[u8]) {
 
 fn decode_sse(data: &[u8], cuts: &[usize]) -> (Vec<SseEvent>, bool) {
     let mut d = SseDecoder::new(64 * 1024);
+    let (mut out, failed) = decode(&mut d, data, cuts, SseDecoder::push, SseDecoder::next_event);
+    if failed {
+        return (out, true);
+    }
+    match d.finish() {
+        Ok(last) => out.extend(last),
+        Err(_) => return (out, true),
+    }
+    (out, false)
+}
+
+/// Feeds `data` to decoder `d` in the pieces `cuts` makes, draining `next`
+/// after each piece until it needs more bytes or fails. Returns what was
+/// decoded and whether it failed.
+fn decode<D, T, E>(
+    d: &mut D,
+    data: &[u8],
+    cuts: &[usize],
+    push: fn(&mut D, &[u8]),
+    next: fn(&mut D) -> Result<Option<T>, E>,
+) -> (Vec<T>, bool) {
     let mut out = Vec::new();
     let mut failed = false;
     in_pieces(data, cuts, |piece| {
         if failed {
             return;
         }
-        d.push(piece);
+        push(d, piece);
         loop {
-            match d.next_event() {
-                Ok(Some(ev)) => out.push(ev),
+            match next(d) {
+                Ok(Some(item)) => out.push(item),
                 Ok(None) => break,
                 Err(_) => {
                     failed = true;
@@ -72,13 +93,6 @@ fn decode_sse(data: &[u8], cuts: &[usize]) -> (Vec<SseEvent>, bool) {
             }
         }
     });
-    if !failed {
-        match d.finish() {
-            Ok(Some(ev)) => out.push(ev),
-            Ok(None) => {}
-            Err(_) => failed = true,
-        }
-    }
     (out, failed)
 }
 
@@ -99,24 +113,8 @@ pub fn eventstream(data: &[u8]) {
 
 fn decode_eventstream(data: &[u8], cuts: &[usize]) -> (Vec<Message>, bool) {
     let mut d = eventstream::Decoder::new(256 * 1024);
-    let mut out = Vec::new();
-    let mut failed = false;
-    in_pieces(data, cuts, |piece| {
-        if failed {
-            return;
-        }
-        d.push(piece);
-        loop {
-            match d.next_message() {
-                Ok(Some(m)) => out.push(m),
-                Ok(None) => break,
-                Err(_) => {
-                    failed = true;
-                    break;
-                }
-            }
-        }
-    });
+    let push = eventstream::Decoder::push;
+    let (out, failed) = decode(&mut d, data, cuts, push, eventstream::Decoder::next_message);
     (out, failed || d.finish().is_err())
 }
 
