@@ -99,8 +99,14 @@ impl Reloader {
     }
 
     /// Sets `model`'s target weights (one per target, in config order) and
-    /// reloads. A refused reload restores the previous weights.
+    /// reloads. Weights that do not fit the serving config are refused
+    /// before anything changes; a refused reload restores the previous ones.
     pub async fn set_weights(&self, model: &str, weights: Vec<u32>) -> Result<u64, String> {
+        if let Err(e) = fits(&self.gw.snapshot().config, model, &weights) {
+            let refused = Err(e);
+            self.note("dashboard", &refused);
+            return refused;
+        }
         let before = self.weights.lock().insert(model.to_owned(), weights);
         let result = self.reload("dashboard").await;
         if result.is_err() {
@@ -113,31 +119,29 @@ impl Reloader {
         result
     }
 
-    /// Applies the dashboard's weights to `cfg`.
-    fn apply_weights(&self, cfg: &mut Config) -> Result<(), String> {
-        for (model, weights) in self.weights.lock().iter() {
-            let m = cfg
-                .models
-                .iter_mut()
-                .find(|m| m.name == *model)
-                .ok_or_else(|| format!("model `{model}` is not in the config"))?;
-            if m.targets.len() != weights.len() {
-                return Err(format!(
-                    "model `{model}` has {} targets, not {}",
-                    m.targets.len(),
-                    weights.len()
-                ));
+    /// Applies the dashboard's weights to `cfg`. Weights for a model the new
+    /// file removed, or whose targets changed in number, are dropped with a
+    /// warning: the file wins, and a stale edit never blocks a reload.
+    fn apply_weights(&self, cfg: &mut Config) {
+        self.weights.lock().retain(|model, weights| {
+            if let Err(why) = fits(cfg, model, weights) {
+                tracing::warn!(
+                    model,
+                    why,
+                    "dropping the dashboard's weights for this model"
+                );
+                return false;
             }
-            if weights.iter().all(|w| *w == 0) {
-                return Err(format!(
-                    "model `{model}`: a weighted group needs a target with weight > 0"
-                ));
-            }
-            for (t, w) in m.targets.iter_mut().zip(weights) {
+            let targets = cfg.models.iter_mut().find(|m| m.name == *model);
+            for (t, w) in targets
+                .into_iter()
+                .flat_map(|m| &mut m.targets)
+                .zip(weights.iter())
+            {
                 t.weight = *w;
             }
-        }
-        Ok(())
+            true
+        });
     }
 
     /// The last reload's result, if any reload was attempted.
@@ -157,36 +161,35 @@ impl Reloader {
         };
         let result = loaded.and_then(|mut cfg| {
             (self.adjust)(&mut cfg);
-            self.apply_weights(&mut cfg)?;
+            self.apply_weights(&mut cfg);
             self.gw.reload(cfg).map_err(|e| e.to_string())
         });
+        self.note(trigger, &result);
+        result
+    }
+
+    /// Keeps `result` as the last reload result, and logs it.
+    fn note(&self, trigger: &str, result: &Result<u64, String>) {
         let at = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let status = match &result {
+        let (generation, error) = match result {
             Ok(generation) => {
                 tracing::info!(generation, trigger, "config reloaded");
-                ReloadStatus {
-                    at,
-                    ok: true,
-                    generation: *generation,
-                    error: None,
-                    trigger: trigger.to_owned(),
-                }
+                (*generation, None)
             }
             Err(e) => {
                 tracing::error!(trigger, error = %e, "config reload rejected; the previous config keeps serving");
-                ReloadStatus {
-                    at,
-                    ok: false,
-                    generation: self.gw.snapshot().generation,
-                    error: Some(e.clone()),
-                    trigger: trigger.to_owned(),
-                }
+                (self.gw.snapshot().generation, Some(e.clone()))
             }
         };
-        *self.last.lock() = Some(status);
-        result
+        *self.last.lock() = Some(ReloadStatus {
+            at,
+            ok: error.is_none(),
+            generation,
+            error,
+            trigger: trigger.to_owned(),
+        });
     }
 
     /// Starts reloading on file changes and on SIGHUP. Dropping the guard
@@ -256,6 +259,29 @@ impl Reloader {
             _debouncer: debouncer,
         }
     }
+}
+
+/// Whether `weights` can be set on `model` in `cfg`: the model exists, has
+/// that many targets, and at least one weight is above zero.
+fn fits(cfg: &Config, model: &str, weights: &[u32]) -> Result<(), String> {
+    let m = cfg
+        .models
+        .iter()
+        .find(|m| m.name == model)
+        .ok_or_else(|| format!("model `{model}` is not in the config"))?;
+    if m.targets.len() != weights.len() {
+        return Err(format!(
+            "model `{model}` has {} targets, not {}",
+            m.targets.len(),
+            weights.len()
+        ));
+    }
+    if weights.iter().all(|w| *w == 0) {
+        return Err(format!(
+            "model `{model}`: a weighted group needs a target with weight > 0"
+        ));
+    }
+    Ok(())
 }
 
 /// Keeps the reload triggers running; dropping it stops them.

@@ -105,3 +105,30 @@ async fn a_weight_edit_is_swapped_in_at_once_and_a_bad_one_is_refused() {
     }
     assert_eq!(providers(&h, 3).await, ["b"]);
 }
+
+#[tokio::test]
+async fn a_file_reload_drops_weights_that_no_longer_fit_instead_of_failing() {
+    let h = Harness::start_two(YAML).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluice.yaml");
+    let with_urls = |y: &str| {
+        y.replace("MOCK_URL", &h.mock.url())
+            .replace("MOCK_B_URL", &h.mock_b.as_ref().unwrap().url())
+            .replace("env:PROVIDER_KEY", support::PROVIDER_KEY)
+    };
+    std::fs::write(&path, with_urls(YAML)).unwrap();
+    let reloader = sluice_gateway::reload::Reloader::new(&path, h.gw.clone(), |_| {});
+    reloader.set_weights("chat", vec![0, 1]).await.unwrap();
+    assert!(
+        reloader.set_weights("chat", vec![1]).await.is_err(),
+        "a wrong count is refused"
+    );
+    assert!(reloader.set_weights("nope", vec![1]).await.is_err());
+    assert_eq!(reloader.weight_overrides()["chat"], vec![0, 1]);
+    // The file now has one target: its reload succeeds and the edit is dropped.
+    let one = YAML.replace("      - { provider: b, model: model-b, weight: 0 }\n", "");
+    std::fs::write(&path, with_urls(&one)).unwrap();
+    reloader.reload("file").await.unwrap();
+    assert!(reloader.weight_overrides().is_empty());
+    assert_eq!(providers(&h, 3).await, ["a"]);
+}
